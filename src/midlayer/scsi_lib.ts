@@ -1,0 +1,229 @@
+// Models drivers/scsi/scsi_lib.c (Linux 6.1), reduced: admission by device state, tag allocation,
+// issuing a command to the LLD (queuecommand), the request timer, completion (scsi_done →
+// scsi_decide_disposition → finish, retry or error handler) and scsi_execute for internal commands.
+//
+// Completion runs in "softirq" context: synchronously from the LLD's done call. Process-context
+// callers (scan, sd probe, sysfs stores) await `scsiExecute`, which stands in for blk_execute_rq.
+
+import { Errno } from '../kernel/errno.ts';
+import { KERN_INFO } from '../kernel/kernel.ts';
+import type { Gpa } from '../platform/guest_memory.ts';
+import { NS_PER_MS, NS_PER_S } from '../sim/event_loop.ts';
+import type { ScsiMod } from './scsi.ts';
+import { DID_NO_CONNECT, normalizeSense } from './scsi_common.ts';
+import type { SenseHdr } from './scsi_common.ts';
+import { SCSI_MLQUEUE_DEVICE_BUSY, SCSI_MLQUEUE_HOST_BUSY, ScsiCmnd } from './scsi_cmnd.ts';
+import type { DmaDirection } from './scsi_cmnd.ts';
+import type { ScsiDevice } from './scsi_device.ts';
+import { sdevTransitionAllowed } from './scsi_device_state.ts';
+import type { SdevState } from './scsi_device_state.ts';
+import { decideDisposition, uaRule, UA_LOG_LEVEL } from './scsi_error.ts';
+import { sdevPrintk } from './scsi_logging.ts';
+
+/** How long blk-mq waits before re-running a queue that reported busy. */
+const BUSY_REQUEUE_DELAY = 3 * NS_PER_MS;
+
+/** scsi_device_set_state: -EINVAL (thrown) on an illegal transition. */
+export function scsiDeviceSetState(sdev: ScsiDevice, state: SdevState): void {
+  if (!sdevTransitionAllowed(sdev.state, state)) throw new Errno('EINVAL');
+  sdev.state = state;
+  sdev.offlineAlready = false;
+}
+
+/** The mid-layer's hooks into the error handler (scsi_error.c), installed by the EH module. */
+export interface EhHooks {
+  /** A completed command whose disposition is FAILED. */
+  failed(mod: ScsiMod, cmd: ScsiCmnd): void;
+  /** The request timer fired and the LLD did not ask to reset it. */
+  timedOut(mod: ScsiMod, cmd: ScsiCmnd): void;
+}
+
+/** Default: no error handler loaded — the command finishes with what it has. */
+const noEh: EhHooks = {
+  failed: (_mod, cmd) => finishCommand(cmd),
+  timedOut: () => {},
+};
+
+let eh: EhHooks = noEh;
+export function setEhHooks(hooks: EhHooks): void {
+  eh = hooks;
+}
+
+/** blk-mq tags: the lowest free tag of the hardware queue (sbitmap on an idle queue). */
+function allocTag(sdev: ScsiDevice, hwq: number): number {
+  const host = sdev.host;
+  const free = (host.tags[hwq] ??= []);
+  if (free.length > 0) return free.pop()!;
+  const t = host.tagHigh[hwq] ?? 0;
+  host.tagHigh[hwq] = t + 1;
+  return t;
+}
+
+function freeTag(cmd: ScsiCmnd): void {
+  const free = (cmd.device.host.tags[cmd.hwq] ??= []);
+  free.push(cmd.tag);
+  // Kept in descending order so that pop() yields the lowest free tag.
+  if (free.length > 1 && free[free.length - 2]! < cmd.tag) free.sort((a, b) => b - a);
+}
+
+/** Issues (or re-issues) a command to the LLD. */
+export function scsiQueueCommand(mod: ScsiMod, cmd: ScsiCmnd): void {
+  const sdev = cmd.device;
+  const host = sdev.host;
+  // Admission (scsi_device_state_check).
+  if (sdev.state === 'offline' || sdev.state === 'transport-offline' || sdev.state === 'deleted') {
+    if (sdev.state === 'deleted') sdevPrintk(mod, KERN_INFO, sdev, 'rejecting I/O to dead device');
+    else if (!sdev.offlineAlready) {
+      sdevPrintk(mod, KERN_INFO, sdev, 'rejecting I/O to offline device');
+      sdev.offlineAlready = true;
+    }
+    cmd.result = DID_NO_CONNECT << 16;
+    finishCommand(cmd);
+    return;
+  }
+  if (sdev.state === 'blocked' || sdev.state === 'created-blocked') {
+    mod.kernel.loop.after(BUSY_REQUEUE_DELAY, () => scsiQueueCommand(mod, cmd));
+    return;
+  }
+  cmd.hwq = 0;
+  cmd.tag = allocTag(sdev, cmd.hwq);
+  cmd.result = 0;
+  cmd.resid = 0;
+  cmd.senseBuffer.fill(0);
+  host.hostBusy++;
+  sdev.deviceBusy++;
+  sdev.iorequestCnt++;
+  sdev.inflight.add(cmd);
+  cmd.inFlight = true;
+  armTimer(mod, cmd);
+  const rtn = host.template.queuecommand(host, cmd);
+  if (rtn === SCSI_MLQUEUE_HOST_BUSY || rtn === SCSI_MLQUEUE_DEVICE_BUSY) {
+    cmd.inFlight = false;
+    cmd.timer?.cancel();
+    cmd.timer = null;
+    host.hostBusy--;
+    sdev.deviceBusy--;
+    sdev.inflight.delete(cmd);
+    freeTag(cmd);
+    mod.kernel.loop.after(BUSY_REQUEUE_DELAY, () => scsiQueueCommand(mod, cmd));
+  }
+}
+
+function armTimer(mod: ScsiMod, cmd: ScsiCmnd): void {
+  cmd.timer = mod.kernel.loop.after(cmd.timeout, () => scsiTimeout(mod, cmd));
+}
+
+/** scsi_timeout: counts the expiry, then asks the LLD (virtio_scsi always resets the timer). */
+function scsiTimeout(mod: ScsiMod, cmd: ScsiCmnd): void {
+  cmd.timer = null;
+  if (!cmd.inFlight) return;
+  cmd.device.iotmoCnt++;
+  const answer = cmd.device.host.template.ehTimedOut?.(cmd) ?? 'done';
+  if (answer === 'reset-timer') {
+    armTimer(mod, cmd);
+    return;
+  }
+  eh.timedOut(mod, cmd);
+}
+
+/**
+ * scsi_done: called by the LLD once the device answered. A second completion of the same command
+ * is ignored (the block layer's completion state guards it the same way).
+ */
+export function scsiDone(mod: ScsiMod, cmd: ScsiCmnd): void {
+  if (!cmd.inFlight) return;
+  cmd.inFlight = false;
+  cmd.timer?.cancel();
+  cmd.timer = null;
+  const sdev = cmd.device;
+  sdev.host.hostBusy--;
+  sdev.deviceBusy--;
+  sdev.iodoneCnt++;
+  sdev.inflight.delete(cmd);
+  freeTag(cmd);
+  if (cmd.result !== 0) sdev.ioerrCnt++;
+  const d = decideDisposition(cmd, (dev, sshdr) => reportSense(mod, dev, sshdr));
+  cmd.result = d.result;
+  cmd.ml = d.ml;
+  switch (d.disposition) {
+    case 'SUCCESS':
+      finishCommand(cmd);
+      return;
+    case 'NEEDS_RETRY':
+      scsiQueueCommand(mod, cmd);
+      return;
+    case 'ADD_TO_MLQUEUE':
+      mod.kernel.loop.after(BUSY_REQUEUE_DELAY, () => scsiQueueCommand(mod, cmd));
+      return;
+    case 'FAILED':
+    case 'MAYBE_RETRY':
+      eh.failed(mod, cmd);
+      return;
+  }
+}
+
+export function finishCommand(cmd: ScsiCmnd): void {
+  const done = cmd.complete;
+  cmd.complete = null;
+  done?.(cmd);
+}
+
+/** scsi_report_sense: the UNIT ATTENTION messages and their change uevents. */
+export function reportSense(mod: ScsiMod, sdev: ScsiDevice, sshdr: SenseHdr): void {
+  const rule = uaRule(sshdr);
+  if (!rule) return;
+  if (rule.setsExpectingLunChange) sdev.target.expectingLunChange = true;
+  sdevPrintk(mod, UA_LOG_LEVEL, sdev, rule.message);
+  if (rule.uevent && sdev.isVisible) mod.kernel.dm.uevent(sdev.sdevGendev, 'change', [['SDEV_UA', rule.uevent]]);
+}
+
+export interface ExecuteRequest {
+  readonly cdb: ArrayLike<number>;
+  readonly dir: DmaDirection;
+  /** Bytes to transfer: the data-in buffer size, or the data-out bytes. */
+  readonly length?: number;
+  readonly dataOut?: Uint8Array;
+  /** Seconds. */
+  readonly timeout: number;
+  readonly retries: number;
+}
+
+export interface ExecuteResult {
+  readonly result: number;
+  readonly resid: number;
+  readonly data: Uint8Array;
+  readonly sense: Uint8Array;
+  readonly sshdr: SenseHdr | null;
+}
+
+/**
+ * scsi_execute: an internal passthrough command with a kernel bounce buffer in guest memory.
+ * Resolves when the command is finished (retries per `retries`, never after CHECK CONDITION).
+ */
+export function scsiExecute(mod: ScsiMod, sdev: ScsiDevice, req: ExecuteRequest): Promise<ExecuteResult> {
+  const k = mod.kernel;
+  const length = req.dataOut?.length ?? req.length ?? 0;
+  let buf: Gpa | null = null;
+  if (length > 0) {
+    buf = k.dma.alloc(length, 8);
+    if (req.dataOut) k.mem.writeBytes(buf, req.dataOut);
+  }
+  const cmd = new ScsiCmnd(sdev);
+  cmd.setCdb(req.cdb);
+  cmd.dir = length > 0 ? req.dir : 'none';
+  cmd.sgl = buf !== null ? [{ addr: buf, len: length }] : [];
+  cmd.length = length;
+  cmd.timeout = req.timeout * NS_PER_S;
+  cmd.allowed = req.retries;
+  cmd.passthrough = true;
+  cmd.jiffiesAtAlloc = k.loop.now();
+  return new Promise((resolve) => {
+    cmd.complete = (c) => {
+      const data = buf !== null && c.dir === 'from-dev' ? k.mem.readBytes(buf, length) : new Uint8Array(0);
+      if (buf !== null) k.dma.free(buf);
+      const sense = c.senseBuffer.slice();
+      resolve({ result: c.result, resid: c.resid, data, sense, sshdr: normalizeSense(sense, sense.length) });
+    };
+    scsiQueueCommand(mod, cmd);
+  });
+}

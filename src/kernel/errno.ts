@@ -41,6 +41,7 @@ export const ERRNO = {
   EREMOTEIO: [121, 'Remote I/O error'],
   ENOMEDIUM: [123, 'No medium found'],
   EMEDIUMTYPE: [124, 'Wrong medium type'],
+  EMSGSIZE: [90, 'Message too long'],
   EOPNOTSUPP: [95, 'Operation not supported'],
   ETIMEDOUT: [110, 'Connection timed out'],
 } as const;

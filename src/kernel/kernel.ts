@@ -5,6 +5,7 @@
 import type { EventLoop } from '../sim/event_loop.ts';
 import type { GuestMemory, Gpa } from '../platform/guest_memory.ts';
 import type { DeviceModel } from '../sysfs/core.ts';
+import type { DeviceNumbers } from './char_dev.ts';
 
 export const KERN_EMERG = 0;
 export const KERN_ALERT = 1;
@@ -26,6 +27,8 @@ export interface Kernel {
   readonly mem: GuestMemory;
   readonly dma: DmaAllocator;
   readonly dm: DeviceModel;
+  /** Device-number registry (majors, /proc/devices, opening nodes). */
+  readonly devs: DeviceNumbers;
   /** Appends one record to the kernel log (the text carries no trailing newline). */
   printk(level: number, text: string): void;
   /** A `module.param=value` from the kernel command line (or undefined). */

@@ -8,6 +8,8 @@ import { DirNode } from '../../src/kernel/fs.ts';
 import { Vfs } from '../../src/kernel/vfs.ts';
 import type { Kernel, DmaAllocator } from '../../src/kernel/kernel.ts';
 import { DeviceModel } from '../../src/sysfs/core.ts';
+import { DeviceNumbers } from '../../src/kernel/char_dev.ts';
+import { attachDevtmpfs } from '../../src/kernel/devtmpfs.ts';
 import { sysfsRoot } from '../../src/sysfs/kernfs.ts';
 
 class SimpleDma implements DmaAllocator {
@@ -54,6 +56,8 @@ export function testKernel(params: Record<string, string> = {}): TestKernel {
   const sys = sysfsRoot();
   const dm = new DeviceModel(sys, () => loop.now() / 1e6);
   const root = new DirNode('', 0o755, 0, 1);
+  const devs = new DeviceNumbers();
+  attachDevtmpfs(dm, root.mkdir('dev'), () => 1_700_000_000);
   const sysMount = root.mkdir('sys');
   sysMount.mounted = sys;
   sys.mountpoint = sysMount;
@@ -67,7 +71,9 @@ export function testKernel(params: Record<string, string> = {}): TestKernel {
     uname: () => ({ sysname: 'Linux', nodename: 'guest', release: '6.1.0-test', version: '#1', machine: 'x86_64' }),
   });
   const log: string[] = [];
+  vfs.setDeviceOpener((kind, major, minor, flags) => devs.open(kind, major, minor, flags));
   return {
+    devs,
     loop,
     mem,
     dma,

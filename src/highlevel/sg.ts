@@ -1,0 +1,173 @@
+// Models drivers/scsi/sg.c (Linux 6.1), reduced to its synchronous face: sg attaches to every SCSI
+// device as a class interface (sgN in the order LUs become visible, lowest free number), creates the
+// char node 21:N and the `generic` link, and serves SG_IO and the informational ioctls.
+
+import { Errno } from '../kernel/errno.ts';
+import { KERN_NOTICE } from '../kernel/kernel.ts';
+import type { FileOps } from '../kernel/fs.ts';
+import * as uapi from '../kernel/uapi/sg.ts';
+import type { SgIoHdrIn, SgIoHdrOut, SgScsiId } from '../kernel/uapi/sg.ts';
+import type { ScsiInterface, ScsiMod } from '../midlayer/scsi.ts';
+import type { ScsiDevice } from '../midlayer/scsi_device.ts';
+import { scsiExecute } from '../midlayer/scsi_lib.ts';
+import { sdevPrintk } from '../midlayer/scsi_logging.ts';
+import { Device } from '../sysfs/core.ts';
+import { createLink, removeNode } from '../sysfs/kernfs.ts';
+
+export const SCSI_GENERIC_MAJOR = 21;
+const SG_MAX_DEVS = 32768;
+const DRIVER_SENSE = 0x08;
+
+interface SgDevice {
+  readonly index: number;
+  readonly sdev: ScsiDevice;
+  readonly dev: Device;
+  detaching: boolean;
+  timeoutMs: number;
+}
+
+export class SgDriver implements ScsiInterface {
+  readonly name = 'sg';
+  readonly #mod: ScsiMod;
+  readonly #byIndex = new Map<number, SgDevice>();
+
+  constructor(mod: ScsiMod) {
+    this.#mod = mod;
+  }
+
+  /** init_sg: char major 21, the scsi_generic class, the class interface. */
+  static register(mod: ScsiMod): SgDriver {
+    const sg = new SgDriver(mod);
+    mod.kernel.devs.registerChrdev(SCSI_GENERIC_MAJOR, 'sg', (minor, flags) => sg.open(minor, flags));
+    mod.kernel.dm.cls('scsi_generic');
+    mod.interfaces.push(sg);
+    return sg;
+  }
+
+  unregister(): void {
+    const mod = this.#mod;
+    for (const d of [...this.#byIndex.values()]) this.removeDev(d.sdev);
+    mod.interfaces.splice(mod.interfaces.indexOf(this), 1);
+    mod.kernel.devs.unregisterChrdev(SCSI_GENERIC_MAJOR, 'sg');
+  }
+
+  /** sg_add_device */
+  addDev(sdev: ScsiDevice): void {
+    let index = 0;
+    while (this.#byIndex.has(index)) index++;
+    if (index >= SG_MAX_DEVS) return;
+    const k = this.#mod.kernel;
+    const dev = new Device(`sg${index}`, sdev.sdevGendev);
+    dev.cls = k.dm.cls('scsi_generic');
+    dev.devt = { kind: 'char', major: SCSI_GENERIC_MAJOR, minor: index, devname: `sg${index}` };
+    const sgd: SgDevice = { index, sdev, dev, detaching: false, timeoutMs: uapi.SG_DEFAULT_TIMEOUT_MS };
+    this.#byIndex.set(index, sgd);
+    sdev.interfaceData.set('sg', sgd);
+    k.dm.add(dev);
+    if (sdev.sdevGendev.dir && dev.dir) createLink(sdev.sdevGendev.dir, 'generic', dev.dir);
+    sdevPrintk(this.#mod, KERN_NOTICE, sdev, `Attached scsi generic sg${index} type ${sdev.type}`);
+  }
+
+  /** sg_remove_device */
+  removeDev(sdev: ScsiDevice): void {
+    const sgd = sdev.interfaceData.get('sg') as SgDevice | undefined;
+    if (!sgd) return;
+    sgd.detaching = true;
+    if (sdev.sdevGendev.dir) removeNode(sdev.sdevGendev.dir, 'generic');
+    this.#mod.kernel.dm.del(sgd.dev);
+    this.#byIndex.delete(sgd.index);
+    sdev.interfaceData.delete('sg');
+  }
+
+  /** The sg number of a LU, for tools and tests. */
+  indexOf(sdev: ScsiDevice): number | undefined {
+    return (sdev.interfaceData.get('sg') as SgDevice | undefined)?.index;
+  }
+
+  open(minor: number, _flags: number): FileOps {
+    const sgd = this.#byIndex.get(minor);
+    if (!sgd || sgd.detaching) throw new Errno('ENXIO');
+    return {
+      ioctl: (request, arg) => this.#ioctl(sgd, request, arg),
+      read: () => new Uint8Array(0),
+    };
+  }
+
+  #ioctl(sgd: SgDevice, request: number, arg: unknown): unknown {
+    const sdev = sgd.sdev;
+    switch (request) {
+      case uapi.SG_IO:
+        return this.#sgIo(sgd, arg as SgIoHdrIn);
+      case uapi.SG_GET_VERSION_NUM:
+        return uapi.SG_VERSION_NUM;
+      case uapi.SG_GET_SCSI_ID: {
+        const id: SgScsiId = {
+          hostNo: sdev.host.hostNo,
+          channel: sdev.channel,
+          scsiId: sdev.id,
+          lun: sdev.lun,
+          scsiType: sdev.type,
+          hCmdPerLun: sdev.host.cmdPerLun,
+          dQueueDepth: sdev.queueDepth,
+        };
+        return id;
+      }
+      case uapi.SG_GET_TIMEOUT:
+        return Math.floor((sgd.timeoutMs * 100) / 1000);
+      case uapi.SG_SET_TIMEOUT:
+        sgd.timeoutMs = (Number(arg) * 1000) / 100;
+        return 0;
+      case uapi.SG_EMULATED_HOST:
+        return 0;
+      case uapi.SG_GET_RESERVED_SIZE:
+        return 32768;
+      case uapi.SG_SET_RESERVED_SIZE:
+        return 0;
+      case uapi.SG_GET_SG_TABLESIZE:
+        return sdev.host.sgTablesize;
+      default:
+        throw new Errno('ENOTTY');
+    }
+  }
+
+  async #sgIo(sgd: SgDevice, hdr: SgIoHdrIn): Promise<SgIoHdrOut> {
+    if (hdr.interfaceId !== 0x53) throw new Errno('ENOSYS');
+    if (hdr.cmdp.length < 6 || hdr.cmdp.length > 252) throw new Errno('EMSGSIZE');
+    if (sgd.detaching) throw new Errno('ENODEV');
+    const mod = this.#mod;
+    const start = mod.kernel.loop.now();
+    const dir = hdr.dxferDirection === uapi.SG_DXFER_TO_DEV ? 'to-dev' : hdr.dxferDirection === uapi.SG_DXFER_FROM_DEV ? 'from-dev' : 'none';
+    const dataOut = dir === 'to-dev' ? (hdr.dxferp ?? new Uint8Array(hdr.dxferLen)).subarray(0, hdr.dxferLen) : undefined;
+    const r = await scsiExecute(mod, sgd.sdev, {
+      cdb: hdr.cmdp,
+      dir,
+      length: dir === 'none' ? 0 : hdr.dxferLen,
+      ...(dataOut ? { dataOut } : {}),
+      timeout: (hdr.timeout || sgd.timeoutMs) / 1000,
+      retries: 0,
+    });
+    const status = r.result & 0xff;
+    const hostStatus = (r.result >>> 16) & 0xff;
+    const senseValid = (r.sense[0]! & 0x70) === 0x70;
+    let sbLenWr = 0;
+    if ((status === 0x02 || senseValid) && senseValid) {
+      const len = 8 + r.sense[7]!;
+      sbLenWr = Math.min(len, hdr.mxSbLen, uapi.SCSI_SENSE_BUFFERSIZE);
+    }
+    const driverStatus = senseValid ? DRIVER_SENSE : 0;
+    const resid = dir === 'none' ? 0 : r.resid;
+    return {
+      dxferp: dir === 'from-dev' ? r.data.slice(0, hdr.dxferLen - resid) : new Uint8Array(0),
+      sbp: r.sense.slice(0, sbLenWr),
+      status,
+      maskedStatus: (status >> 1) & 0x7f,
+      msgStatus: 0,
+      sbLenWr,
+      hostStatus,
+      driverStatus,
+      resid,
+      duration: Math.floor((mod.kernel.loop.now() - start) / 1e6),
+      info: status || hostStatus || driverStatus ? uapi.SG_INFO_CHECK : uapi.SG_INFO_OK,
+    };
+  }
+}

@@ -96,6 +96,10 @@ export interface ScsiBus {
   findDevice(channel: number, id: number, lun: number): ScsiBusDevice | undefined;
   /** Every device with this channel and id (I_T_NEXUS_RESET). */
   devicesOn(channel: number, id: number): ScsiBusDevice[];
+  /** scsi_bus_set_ua: a bus-wide unit attention (virtio-scsi: 3F/0E on hot-plug/unplug). */
+  setBusUnitAttention?(sense: { readonly key: number; readonly asc: number; readonly ascq: number }): void;
+  /** qbus_reset_all: cold reset of every device (virtio reset). */
+  reset?(): void;
 }
 
 /** A device on the bus as the HBA sees it (for TMFs). */
@@ -104,6 +108,8 @@ export interface ScsiBusDevice {
   readonly id: number;
   readonly lun: number;
   readonly qdevId: string | undefined;
+  /** Peripheral device type (0 disk, 5 CD/DVD); virtio-scsi sends no PARAM_CHANGE for type 5. */
+  readonly type?: number;
   /** Outstanding requests, oldest first. */
   requests(): ScsiRequest[];
   /** Cold reset: outstanding requests cancelled with reset=true, UA 29/00 set. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import tseslint from 'typescript-eslint';
 
 const SRC = path.resolve('src');
-const GUEST = ['virtio', 'lowlevel', 'midlayer', 'highlevel', 'block', 'sysfs', 'kernel', 'shell'];
+const GUEST = ['virtio', 'lowlevel', 'midlayer', 'highlevel', 'block', 'sysfs', 'kernel', 'shell', 'udev'];
 
 /** Which world a file under src/ belongs to: 'host', 'guest', or a shared folder name. */
 function worldOf(file) {

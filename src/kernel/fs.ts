@@ -35,6 +35,8 @@ export abstract class FsNode {
   mtime: number;
   /** Filesystem instance id (st_dev). */
   dev: number;
+  /** Link count the filesystem reports (isofs: 1, or Rock Ridge PX); null = counted by the VFS. */
+  nlink: number | null = null;
 
   constructor(name: string, mode: number, mtime: number, dev: number) {
     this.name = name;

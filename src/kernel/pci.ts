@@ -368,6 +368,13 @@ export class PciSubsystem {
   readonly #verbose: boolean;
   readonly #devices: PciDev[] = [];
   readonly #drivers: PciDriver[] = [];
+  /** Driver-core hooks (sysfs): a function appeared or went, a driver bound or unbound. */
+  hooks: {
+    deviceAdded?(pdev: PciDev): void;
+    deviceRemoved?(pdev: PciDev): void;
+    bound?(pdev: PciDev, drv: PciDriver): void;
+    unbound?(pdev: PciDev): void;
+  } = {};
 
   constructor(o: PciSubsystemOptions) {
     this.bus = o.bus;
@@ -440,6 +447,7 @@ export class PciSubsystem {
       const pdev = new PciDev(this, slot, fn);
       this.#devices.push(pdev);
       if (this.#verbose) this.#logDevice(pdev);
+      this.hooks.deviceAdded?.(pdev);
     }
     this.#devices.sort((a, b) => a.devfn - b.devfn);
     return this.#devices;
@@ -458,6 +466,7 @@ export class PciSubsystem {
     for (const pdev of [...this.#devices].reverse()) {
       if (pdev.driver !== drv) continue;
       await drv.remove(pdev);
+      this.hooks.unbound?.(pdev);
       pdev.driver = null;
       pdev.driverData = null;
     }
@@ -467,11 +476,13 @@ export class PciSubsystem {
   async removeDevice(pdev: PciDev): Promise<void> {
     if (pdev.driver) {
       await pdev.driver.remove(pdev);
+      this.hooks.unbound?.(pdev);
       pdev.driver = null;
       pdev.driverData = null;
     }
     const i = this.#devices.indexOf(pdev);
     if (i >= 0) this.#devices.splice(i, 1);
+    this.hooks.deviceRemoved?.(pdev);
   }
 
   /** device_attach for functions found after the drivers registered (boot order or a rescan). */
@@ -488,8 +499,10 @@ export class PciSubsystem {
     );
     if (!match) return false;
     pdev.driver = drv;
+    this.hooks.bound?.(pdev, drv);
     const rc = await drv.probe(pdev);
     if (rc !== 0) {
+      this.hooks.unbound?.(pdev);
       pdev.driver = null;
       pdev.driverData = null;
       if (rc !== -ENODEV && rc !== -ENXIO) this.#log.printk(KERN.WARNING, `${drv.name}: probe of ${pdev.name} failed with error ${rc}`);

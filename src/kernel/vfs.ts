@@ -32,8 +32,36 @@ const MAX_SYMLINKS = 40;
 /** Opens a device node (≈ chrdev_open / blkdev_open). Throws Errno (ENXIO, ENOMEDIUM …). */
 export type DeviceOpener = (kind: 'chr' | 'blk', major: number, minor: number, flags: number) => FileOps | Promise<FileOps>;
 
-/** Mounts a filesystem type; returns the root directory of the new instance. */
-export type MountFn = (source: FsNode | null, flags: number, data: string | undefined) => Promise<DirNode> | DirNode;
+/**
+ * A mounted filesystem instance as its type describes it (≈ super_block + super_operations, reduced):
+ * its root, the filesystem's own part of the /proc/mounts options (show_options, each with a leading
+ * comma), and what to do at umount (kill_sb: release the block device).
+ */
+export interface SuperBlock {
+  readonly root: DirNode;
+  showOptions?(): string;
+  kill?(): void | Promise<void>;
+}
+
+/** Mounts a filesystem type; returns the root directory of the new instance (or its SuperBlock). */
+export type MountFn = (
+  source: FsNode | null,
+  flags: number,
+  data: string | undefined,
+) => Promise<DirNode | SuperBlock> | DirNode | SuperBlock;
+
+/** mount(2) flags the VFS itself interprets (include/uapi/linux/mount.h). */
+export const MS_RDONLY = 1;
+export const MS_SILENT = 0x8000;
+
+/** One line of the mount table (/proc/mounts). */
+export interface MountRecord {
+  readonly source: string;
+  readonly target: string;
+  readonly fstype: string;
+  readonly flags: number;
+  readonly sb: SuperBlock;
+}
 
 /** The parts of the kernel the VFS calls out to, supplied by the machine's kernel. */
 export interface KernelServices {
@@ -94,6 +122,7 @@ export class Vfs {
   readonly root: DirNode;
   readonly #fds = new Map<number, OpenFile>();
   readonly #fstypes = new Map<string, MountFn>();
+  readonly #mounts: MountRecord[] = [];
   readonly #svc: KernelServices;
   #devOpener: DeviceOpener = () => {
     throw new Errno('ENXIO');
@@ -110,6 +139,23 @@ export class Vfs {
 
   registerFilesystem(name: string, mount: MountFn): void {
     this.#fstypes.set(name, mount);
+  }
+
+  /** Opens a device node from kernel side (≈ blkdev_get_by_dev), as a filesystem does for its source. */
+  async openNode(node: DevNode, flags: number): Promise<FileOps> {
+    return await this.#devOpener(node.kind, node.major, node.minor, flags);
+  }
+
+  /** Mounts made through mount(2), oldest first. */
+  mounts(): readonly MountRecord[] {
+    return this.#mounts;
+  }
+
+  /** /proc/mounts lines for those mounts (show_vfsmnt: `source target type ro|rw,relatime<fs options> 0 0`). */
+  procMounts(): string {
+    return this.#mounts
+      .map((m) => `${m.source} ${m.target} ${m.fstype} ${m.flags & MS_RDONLY ? 'ro' : 'rw'},relatime${m.sb.showOptions?.() ?? ''} 0 0\n`)
+      .join('');
   }
 
   /** A syscall view with the given credentials (each process/shell holds one). */
@@ -269,7 +315,8 @@ export class Vfs {
       dev: node.dev,
       ino: node.ino,
       mode: typeBits(node) | (node.mode & 0o7777),
-      nlink: node instanceof DirNode ? 2 + [...node.children.values()].filter((c) => c instanceof DirNode).length : 1,
+      nlink:
+        node.nlink ?? (node instanceof DirNode ? 2 + [...node.children.values()].filter((c) => c instanceof DirNode).length : 1),
       uid: node.uid,
       gid: node.gid,
       rdevMajor: dev?.major ?? 0,
@@ -300,19 +347,24 @@ export class Vfs {
     } catch {
       src = null;
     }
-    const root = await mount(src, flags, data);
+    const made = await mount(src, flags, data);
+    const sb: SuperBlock = made instanceof DirNode ? { root: made } : made;
+    const root = sb.root;
     let top: DirNode = dir;
     while (top.mounted) top = top.mounted;
     top.mounted = root;
     root.mountpoint = top;
+    this.#mounts.push({ source, target: pathOf(root), fstype, flags, sb });
   }
 
-  umount(target: string, cred: Cred): void {
+  async umount(target: string, cred: Cred): Promise<void> {
     if (cred.uid !== 0) throw new Errno('EPERM');
     const n = this.lookup(target, '/', cred);
     if (!(n instanceof DirNode) || !n.mountpoint) throw new Errno('EINVAL');
     n.mountpoint.mounted = null;
     n.mountpoint = null;
+    const i = this.#mounts.findIndex((m) => m.sb.root === n);
+    if (i >= 0) await this.#mounts.splice(i, 1)[0]!.sb.kill?.();
   }
 }
 
@@ -429,7 +481,7 @@ class SyscallView implements Syscalls {
     return this.#vfs.mount(source, target, fstype, flags, data, this.#cred);
   }
   async umount(target: string): Promise<void> {
-    this.#vfs.umount(target, this.#cred);
+    await this.#vfs.umount(target, this.#cred);
   }
   async syslog(): Promise<string[]> {
     return this.#svc.syslog();

@@ -490,6 +490,15 @@ export async function scanHost(mod: ScsiMod, host: ScsiHost): Promise<void> {
   await scanHostSelected(mod, host, SCAN_WILD_CARD, SCAN_WILD_CARD, SCAN_WILD_CARD, 'initial');
 }
 
+/** scsi_scan_target: a whole target, as a hot-plug RESCAN event for LUN 0 asks (SCSI_SCAN_INITIAL). */
+export async function scsiScanTarget(mod: ScsiMod, host: ScsiHost, channel: number, id: number): Promise<void> {
+  if (mod.params.scan === 'none') return;
+  await withScanLock(host, async () => {
+    if (host.state !== 'running' && host.state !== 'recovery') return;
+    await scanTarget(mod, host, channel, id, SCAN_WILD_CARD, 'initial');
+  });
+}
+
 /** scsi_add_device: probe exactly one LUN (hotplug events use this). */
 export async function scsiAddDevice(mod: ScsiMod, host: ScsiHost, channel: number, id: number, lun: number): Promise<ScsiDevice | undefined> {
   if (mod.params.scan === 'none') return undefined;

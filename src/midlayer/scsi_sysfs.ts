@@ -343,7 +343,7 @@ export function enableRuntimePm(mod: ScsiMod, dev: Device, kind: 'host' | 'targe
     control: kind === 'sdev' ? 'on' : 'auto',
     autosuspendDelayMs: kind === 'sdev' ? -1 : undefined,
     usage: kind === 'sdev' ? 2 : 0,
-    activeKids: 0,
+    async: 'enabled',
     activeSince: now,
   };
 }

@@ -39,7 +39,8 @@ export interface PowerInfo {
   /** undefined → reading autosuspend_delay_ms fails with EIO (no autosuspend). */
   autosuspendDelayMs: number | undefined;
   usage: number;
-  activeKids: number;
+  /** power/async */
+  async: 'enabled' | 'disabled';
   /** ms spent active, counted from the moment runtime PM was enabled. */
   activeSince: number | undefined;
 }
@@ -79,6 +80,8 @@ export class Device {
   dir: DirNode | null = null;
   /** Directory created for class glue under the parent, when this device needed one. */
   glue: DirNode | null = null;
+  /** Registered children (for power/runtime_active_kids). */
+  readonly children: Device[] = [];
 
   constructor(name: string, parent: Device | null) {
     this.name = name;
@@ -92,7 +95,7 @@ export class Device {
 
 /** Default runtime-PM state for a plain device that never enabled runtime PM. */
 export function powerUnsupported(): PowerInfo {
-  return { enabled: 'disabled', status: 'unsupported', control: 'auto', autosuspendDelayMs: undefined, usage: 0, activeKids: 0, activeSince: undefined };
+  return { enabled: 'disabled', status: 'unsupported', control: 'auto', autosuspendDelayMs: undefined, usage: 0, async: 'enabled', activeSince: undefined };
 }
 
 export class DeviceModel {
@@ -223,22 +226,24 @@ export class DeviceModel {
       createFile(dir, { name: 'dev', mode: 0o444, show: () => `${dt.major}:${dt.minor}\n` });
       createLink(this.devDir[dt.kind], `${dt.major}:${dt.minor}`, dir);
     }
-    if (dev.power) this.#powerDir(dir, dev.power);
-    else {
-      // Every device has power/, even when runtime PM was never enabled.
-      dev.power = powerUnsupported();
-      this.#powerDir(dir, dev.power);
-    }
+    // Every device has power/, even when runtime PM was never enabled.
+    dev.power ??= powerUnsupported();
+    this.#powerDir(dir, dev);
+    dev.parent?.children.push(dev);
     createFiles(dir, attrs);
     if (dev.bus) createLink(dev.bus.devices, dev.name, dir);
     if (dev.cls) createLink(dev.cls.dir, dev.name, dir);
     this.uevent(dev, 'add');
   }
 
-  #powerDir(dir: DirNode, p: PowerInfo): void {
+  #powerDir(dir: DirNode, dev: Device): void {
+    const p = dev.power!;
     const power = createDir(dir, 'power');
+    // Children with runtime PM on (enabled or forbidden) that are active keep their parent active.
+    const activeKids = (): number =>
+      dev.children.filter((c) => c.power && c.power.enabled !== 'disabled' && c.power.status === 'active').length;
     createFiles(power, [
-      { name: 'async', mode: 0o644, show: () => 'enabled\n', store: () => {} },
+      { name: 'async', mode: 0o644, show: () => `${p.async}\n`, store: () => {} },
       {
         name: 'autosuspend_delay_ms',
         mode: 0o644,
@@ -249,7 +254,7 @@ export class DeviceModel {
         },
       },
       { name: 'control', mode: 0o644, show: () => `${p.control}\n`, store: () => {} },
-      { name: 'runtime_active_kids', mode: 0o444, show: () => `${p.activeKids}\n` },
+      { name: 'runtime_active_kids', mode: 0o444, show: () => `${activeKids()}\n` },
       {
         name: 'runtime_active_time',
         mode: 0o444,
@@ -271,6 +276,8 @@ export class DeviceModel {
     if (dev.devt) removeNode(this.devDir[dev.devt.kind], `${dev.devt.major}:${dev.devt.minor}`);
     removeDir(dev.dir);
     dev.dir = null;
+    const siblings = dev.parent?.children;
+    if (siblings?.includes(dev)) siblings.splice(siblings.indexOf(dev), 1);
     if (dev.glue && dev.glue.children.size === 0) removeDir(dev.glue);
     dev.glue = null;
   }

@@ -26,6 +26,7 @@ import {
   hasBit,
 } from '../protocol/virtio_config.ts';
 import type { VirtQueue, VqCallback } from './virtio_ring.ts';
+import type { Device } from '../sysfs/core.ts';
 
 
 export const VIRTIO_TRANSPORT_F_START = 28;
@@ -108,6 +109,8 @@ export class VirtioDevice {
   configEnabled = false;
   configChangePending = false;
   failed = false;
+  /** The driver-core device in sysfs (…/0000:00:04.0/virtio0), set by whoever publishes the bus in sysfs. */
+  sysdev: Device | null = null;
   #log: KernelLog | null = null;
 
   constructor(o: {
@@ -249,6 +252,13 @@ export class VirtioBus {
   readonly #devices: VirtioDevice[] = [];
   readonly #drivers: VirtioDriver[] = [];
   readonly #indices = new Set<number>();
+  /** Driver-core hooks (sysfs): a device was added (before probing) or removed; a driver bound or unbound. */
+  hooks: {
+    deviceAdded?(vdev: VirtioDevice): void;
+    deviceRemoved?(vdev: VirtioDevice): void;
+    bound?(vdev: VirtioDevice): void;
+    unbound?(vdev: VirtioDevice): void;
+  } = {};
 
   constructor(log: KernelLog) {
     this.#log = log;
@@ -275,6 +285,7 @@ export class VirtioBus {
     virtioResetDevice(vdev);
     virtioAddStatus(vdev, VIRTIO_CONFIG_S_ACKNOWLEDGE);
     this.#devices.push(vdev);
+    this.hooks.deviceAdded?.(vdev);
     for (const drv of this.#drivers) if (await this.#tryProbe(drv, vdev)) break;
     return 0;
   }
@@ -282,6 +293,7 @@ export class VirtioBus {
   /** unregister_virtio_device: unbinds, then frees the index for reuse. */
   async unregisterVirtioDevice(vdev: VirtioDevice): Promise<void> {
     if (vdev.driver) await this.#remove(vdev);
+    this.hooks.deviceRemoved?.(vdev);
     const i = this.#devices.indexOf(vdev);
     if (i >= 0) this.#devices.splice(i, 1);
     this.#indices.delete(vdev.index);
@@ -313,8 +325,11 @@ export class VirtioBus {
   async #tryProbe(drv: VirtioDriver, vdev: VirtioDevice): Promise<boolean> {
     if (!matches(drv, vdev)) return false;
     vdev.driver = drv;
+    // driver_sysfs_add comes before the driver's probe, as in really_probe.
+    this.hooks.bound?.(vdev);
     const rc = await this.#probe(drv, vdev);
     if (rc !== 0) {
+      this.hooks.unbound?.(vdev);
       virtioAddStatus(vdev, VIRTIO_CONFIG_S_FAILED);
       vdev.failed = true;
       vdev.driver = null;
@@ -382,6 +397,7 @@ export class VirtioBus {
     if (!drv) return;
     vdev.configEnabled = false;
     await drv.remove(vdev);
+    this.hooks.unbound?.(vdev);
     // The driver should have reset the device.
     if (vdev.config.getStatus(vdev) !== 0) vdev.devPrintk(KERN.WARNING, 'WARNING: device not reset by remove');
     vdev.driver = null;

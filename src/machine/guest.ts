@@ -1,0 +1,358 @@
+// Ours: the guest's composition root — one Linux 6.1 kernel instance (printk, memory, interrupts, PCI,
+// the driver core and sysfs, devtmpfs, procfs, the VFS) with the SCSI stack loaded in the order the
+// captured guest's /init loads it (virtio_pci, scsi_mod, virtio_scsi and its scan, sg, sd_mod, sr_mod,
+// st), then the userland: udevd's coldplug and the busybox shell with the SCSI tools.
+//
+// Only guest-side modules are imported here; the host is reached through the PCI bus, guest memory
+// and MSI messages the machine hands in.
+
+import { Errno } from '../kernel/errno.ts';
+import { DeviceNumbers } from '../kernel/char_dev.ts';
+import { attachDevtmpfs } from '../kernel/devtmpfs.ts';
+import { DmaAllocator } from '../kernel/dma.ts';
+import { DevNode, DirNode, FileNode, LinkNode, bytes } from '../kernel/fs.ts';
+import { IrqController } from '../kernel/irq.ts';
+import type { DmaAllocator as KernelDma, Kernel } from '../kernel/kernel.ts';
+import { PciSubsystem } from '../kernel/pci.ts';
+import { PciSysfs } from '../kernel/pci_sysfs.ts';
+import {
+  KERNEL_RELEASE,
+  KERNEL_VERSION,
+  PLATFORM_BLKDEVS,
+  PLATFORM_CHAR_NODES,
+  PLATFORM_CHRDEVS,
+  PLATFORM_DEV_DIRS,
+  PLATFORM_DEV_LINKS,
+  PLATFORM_IRQS,
+  PLATFORM_IRQ_FOOTER,
+} from '../kernel/platform.ts';
+import { KERN, KernelLog, formatDmesgLine } from '../kernel/printk.ts';
+import type { LogLevel } from '../kernel/printk.ts';
+import { ProcFs } from '../kernel/procfs.ts';
+import type { Syscalls } from '../kernel/syscalls.ts';
+import { Vfs } from '../kernel/vfs.ts';
+import { SgDriver } from '../highlevel/sg.ts';
+import { virtioScsiDriver } from '../lowlevel/virtio_scsi.ts';
+import { ScsiMod } from '../midlayer/scsi.ts';
+import type { GuestMemory, Gpa } from '../platform/guest_memory.ts';
+import type { PciBus } from '../platform/pci_bus.ts';
+import type { EventLoop } from '../sim/event_loop.ts';
+import { NS_PER_S } from '../sim/event_loop.ts';
+import { Device, DeviceModel } from '../sysfs/core.ts';
+import { createFile, createLink, setSysfsClock, sysfsRoot } from '../sysfs/kernfs.ts';
+import { createBusyboxRegistry } from '../shell/busybox.ts';
+import type { CommandRegistry } from '../shell/registry.ts';
+import { Shell } from '../shell/sh.ts';
+import { lsscsiEntry } from '../shell/lsscsi.ts';
+import { sgInqEntry } from '../shell/sg_inq.ts';
+import { sgVpdEntry } from '../shell/sg_vpd.ts';
+import { sgReadcapEntry } from '../shell/sg_readcap.ts';
+import { sgLunsEntry } from '../shell/sg_luns.ts';
+import { sgTursEntry } from '../shell/sg_turs.ts';
+import { sgModesEntry } from '../shell/sg_modes.ts';
+import { udevadmEntry } from '../shell/udevadm.ts';
+import { scsiIdEntry } from '../shell/scsi_id.ts';
+import { virtioPciDriver, virtioPciOf } from '../virtio/virtio_pci_common.ts';
+import { VirtioBus } from '../virtio/virtio.ts';
+import type { VirtioDevice } from '../virtio/virtio.ts';
+
+/** Seconds since the epoch at the guest's boot (virtual wall clock). */
+export const BOOT_EPOCH = 1_700_000_000;
+
+export interface GuestOptions {
+  readonly loop: EventLoop;
+  readonly mem: GuestMemory;
+  readonly pciBus: PciBus;
+  readonly nrCpus: number;
+  /** The kernel command line (-append). */
+  readonly cmdline: string;
+}
+
+/** Kernel.dma over the page/slab allocator: small buffers from kmalloc, the rest from whole pages. */
+class KernelDmaAdapter implements KernelDma {
+  readonly #a: DmaAllocator;
+  readonly #slab = new Set<number>();
+  constructor(a: DmaAllocator) {
+    this.#a = a;
+  }
+  alloc(size: number, align = 8): Gpa {
+    if (size <= 2048 && align <= 16) {
+      const p = this.#a.kmalloc(size);
+      if (p !== null) {
+        this.#slab.add(p);
+        return p;
+      }
+    }
+    const p = this.#a.alloc(size, Math.max(align, 4096));
+    if (p === null) throw new Errno('ENOMEM');
+    return p;
+  }
+  free(addr: Gpa): void {
+    if (this.#slab.delete(addr)) this.#a.kfree(addr);
+    else this.#a.free(addr);
+  }
+}
+
+/** Parses `a.b=c d e=f` into module parameters (`module.param`) and plain words. */
+function parseCmdline(cmdline: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const w of cmdline.split(/\s+/).filter(Boolean)) {
+    const eq = w.indexOf('=');
+    out.set(eq < 0 ? w : w.slice(0, eq), eq < 0 ? '' : w.slice(eq + 1));
+  }
+  return out;
+}
+
+export class Guest implements Kernel {
+  readonly loop: EventLoop;
+  readonly mem: GuestMemory;
+  readonly nrCpus: number;
+  readonly cmdline: string;
+  readonly log: KernelLog;
+  readonly pages: DmaAllocator;
+  readonly dma: KernelDma;
+  readonly dm: DeviceModel;
+  readonly devs = new DeviceNumbers();
+  readonly irq: IrqController;
+  readonly pci: PciSubsystem;
+  readonly pciSysfs: PciSysfs;
+  readonly virtio: VirtioBus;
+  readonly vfs: Vfs;
+  readonly proc: ProcFs;
+  readonly root: DirNode;
+  readonly #params: Map<string, string>;
+  scsi: ScsiMod | null = null;
+  sg: SgDriver | null = null;
+  readonly registry: CommandRegistry;
+  readonly shell: Shell;
+  readonly sys: Syscalls;
+  /** Background kernel work not tied to one subsystem (module loads). */
+  readonly #pending = new Set<Promise<unknown>>();
+
+  constructor(o: GuestOptions) {
+    this.loop = o.loop;
+    this.mem = o.mem;
+    this.nrCpus = o.nrCpus;
+    this.cmdline = o.cmdline;
+    this.#params = parseCmdline(o.cmdline);
+    this.log = new KernelLog(o.loop);
+    // The first 16 MiB stand for the kernel image and low memory; DMA buffers come from above.
+    const base = Math.min(16 << 20, Math.floor(o.mem.size / 4));
+    this.pages = new DmaAllocator(o.mem, base, o.mem.size - base);
+    this.dma = new KernelDmaAdapter(this.pages);
+    const now = (): number => BOOT_EPOCH + Math.floor(o.loop.now() / NS_PER_S);
+    setSysfsClock(now);
+    const sys = sysfsRoot();
+    this.dm = new DeviceModel(sys, () => o.loop.now() / 1e6);
+    this.irq = new IrqController({ nrCpus: o.nrCpus, initialLoad: [1, 0] });
+    for (const [irq, chip, name] of PLATFORM_IRQS) {
+      this.irq.registerPlatformIrq({ irq, chip: chip.trim().split(/\s+/)[0]!, hwirq: Number(chip.trim().split(/\s+/)[1]!.split('-')[0]), flow: chip.trim().split(/\s+/)[1]!.split('-')[1]!, name, counts: [] });
+    }
+    // arch_show_interrupts: `%*s: ` then `%10u ` per CPU and `  <description>`; ERR/MIS have one count.
+    this.irq.archLines = () =>
+      PLATFORM_IRQ_FOOTER.map(([k, desc]) =>
+        desc === null ? `${k.padStart(3)}: ${'0'.padStart(10)}` : `${k.padStart(3)}: ${'0'.padStart(10)} `.padEnd(5) + `${'0'.padStart(10)} `.repeat(o.nrCpus - 1) + `  ${desc}`,
+      );
+    this.pci = new PciSubsystem({ bus: o.pciBus, log: this.log, irq: this.irq });
+    this.pciSysfs = new PciSysfs(this.dm, this.pci, o.nrCpus);
+    this.virtio = new VirtioBus(this.log);
+    // Filesystems: rootfs with /dev (devtmpfs), /sys, /proc, /run and /tmp (tmpfs).
+    this.root = new DirNode('', 0o755, now(), 1);
+    for (const d of ['bin', 'etc', 'lib', 'mnt', 'root', 'sbin', 'usr', 'var']) this.root.mkdir(d);
+    const mountOn = (name: string, fsRoot: DirNode): void => {
+      const mp = this.root.mkdir(name);
+      mp.mounted = fsRoot;
+      fsRoot.mountpoint = mp;
+    };
+    const dev = new DirNode('', 0o755, now(), 5);
+    mountOn('dev', dev);
+    attachDevtmpfs(this.dm, dev, now);
+    for (const [name, major, minor, mode] of PLATFORM_CHAR_NODES) {
+      const parts = name.split('/');
+      let dir = dev;
+      for (const p of parts.slice(0, -1)) dir = dir.mkdir(p);
+      dir.add(new DevNode(parts.at(-1)!, 'chr', major, minor, mode, now(), 5));
+    }
+    for (const d of PLATFORM_DEV_DIRS) dev.mkdir(d);
+    for (const [name, target] of PLATFORM_DEV_LINKS) dev.add(new LinkNode(name, target, now(), 5));
+    mountOn('sys', sys);
+    this.proc = new ProcFs(now);
+    mountOn('proc', this.proc.root);
+    mountOn('run', new DirNode('', 0o755, now(), 0x18));
+    const tmp = new DirNode('', 0o1777, now(), 0x19);
+    mountOn('tmp', tmp);
+    const etc = this.root.get('etc') as DirNode;
+    const file = (dir: DirNode, name: string, text: string): void => {
+      const f = new FileNode(name, 0o644, now(), 1);
+      f.data = bytes(text);
+      dir.add(f);
+    };
+    file(etc, 'passwd', 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n');
+    file(etc, 'group', 'root:x:0:\ndisk:x:6:\ncdrom:x:24:\ntape:x:26:\nnogroup:x:65534:\n');
+    this.vfs = new Vfs(this.root, {
+      time: now,
+      uptime: () => o.loop.now() / NS_PER_S,
+      sleep: (ns) => new Promise((r) => o.loop.after(ns, r)),
+      syslog: () => this.log.records.map((r) => formatDmesgLine(r)),
+      initModule: (name) => this.loadModule(name),
+      deleteModule: () => Promise.reject(new Errno('EBUSY')),
+      uname: () => ({ sysname: 'Linux', nodename: '(none)', release: KERNEL_RELEASE, version: KERNEL_VERSION, machine: 'x86_64' }),
+    });
+    this.vfs.setDeviceOpener((kind, major, minor, flags) => this.devs.open(kind, major, minor, flags));
+    for (const [major, name] of PLATFORM_CHRDEVS) this.devs.registerChrdev(major, name);
+    for (const [major, name] of PLATFORM_BLKDEVS) this.devs.registerBlkdev(major, name);
+    this.#procFiles();
+    this.#wireSysfsHooks();
+    this.registry = createBusyboxRegistry();
+    for (const e of [lsscsiEntry, sgInqEntry, sgVpdEntry, sgReadcapEntry, sgLunsEntry, sgTursEntry, sgModesEntry, udevadmEntry, scsiIdEntry]) {
+      this.registry.add(e);
+    }
+    this.sys = this.vfs.syscalls({ uid: 0, gid: 0 }, () => '/');
+    this.shell = new Shell({ sys: this.sys, registry: this.registry, cwd: '/', env: { PATH: '/sbin:/usr/sbin:/bin:/usr/bin', HOME: '/root' } });
+  }
+
+  printk(level: number, text: string): void {
+    this.log.printk(level as LogLevel, text);
+  }
+
+  param(module: string, name: string): string | undefined {
+    return this.#params.get(`${module}.${name}`);
+  }
+
+  #procFiles(): void {
+    this.proc.addFile('devices', () => this.devs.procDevices());
+    this.proc.addFile('interrupts', () => this.irq.show());
+    this.proc.addFile('cmdline', () => `${this.cmdline}\n`);
+    this.proc.addFile('uptime', () => {
+      const up = this.loop.now() / NS_PER_S;
+      return `${up.toFixed(2)} ${(up * this.nrCpus).toFixed(2)}\n`;
+    });
+    this.proc.addFile('version', () => `Linux version ${KERNEL_RELEASE} (debian-kernel@lists.debian.org) ${KERNEL_VERSION}\n`);
+    this.proc.addFile('filesystems', () => 'nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\n');
+    this.proc.addFile('partitions', () => 'major minor  #blocks  name\n\n');
+  }
+
+  /** Publishes PCI functions and virtio devices in sysfs as the driver core does. */
+  #wireSysfsHooks(): void {
+    this.pci.hooks = {
+      deviceAdded: (pdev) => this.pciSysfs.add(pdev),
+      deviceRemoved: (pdev) => this.pciSysfs.remove(pdev),
+      bound: (pdev, drv) => this.pciSysfs.bind(pdev, drv.name),
+      unbound: (pdev) => this.pciSysfs.unbind(pdev),
+    };
+    const vbus = this.dm.bus('virtio');
+    this.virtio.hooks = {
+      deviceAdded: (vdev) => this.#addVirtioDevice(vdev),
+      deviceRemoved: (vdev) => {
+        if (vdev.sysdev) this.dm.del(vdev.sysdev);
+        vdev.sysdev = null;
+      },
+      bound: (vdev) => {
+        if (vdev.sysdev && vdev.driver) this.dm.bind(vdev.sysdev, this.dm.driver(vbus, vdev.driver.name));
+      },
+      unbound: (vdev) => {
+        if (vdev.sysdev) this.dm.unbind(vdev.sysdev);
+      },
+    };
+  }
+
+  #addVirtioDevice(vdev: VirtioDevice): void {
+    const vp = [...this.pci.devices].map((p) => ({ p, vp: virtioPciOf(p) })).find((x) => x.p.name === vdev.parent.name);
+    const parent = vp ? this.pciSysfs.deviceOf(vp.p) : undefined;
+    const dev = new Device(vdev.name, parent ?? null);
+    dev.bus = this.dm.bus('virtio');
+    dev.ueventVars = () => [['MODALIAS', vdev.modalias]];
+    dev.power = { enabled: 'disabled', status: 'unsupported', control: 'auto', autosuspendDelayMs: undefined, usage: 0, async: 'disabled', activeSince: undefined };
+    this.dm.add(dev, [
+      { name: 'device', mode: 0o444, show: () => `${vdev.deviceAttr}\n` },
+      { name: 'vendor', mode: 0o444, show: () => `${vdev.vendorAttr}\n` },
+      { name: 'status', mode: 0o444, show: () => `${vdev.statusAttr}\n` },
+      { name: 'modalias', mode: 0o444, show: () => `${vdev.modalias}\n` },
+      { name: 'features', mode: 0o444, show: () => `${vdev.featuresAttr}\n` },
+    ]);
+    vdev.sysdev = dev;
+  }
+
+  /** /sys/module/<name> with its parameters, and the driver dirs' `module` links. */
+  #moduleDir(name: string, params: ReadonlyArray<readonly [string, () => string, number]>): void {
+    const mods = this.dm.sys.get('module') as DirNode;
+    const m = mods.mkdir(name);
+    if (params.length) {
+      const p = m.mkdir('parameters');
+      for (const [n, show, mode] of params) createFile(p, { name: n, mode, show: () => `${show()}\n` });
+    }
+  }
+
+  /** insmod/modprobe of one of the modules the guest knows. */
+  async loadModule(name: string): Promise<void> {
+    switch (name) {
+      case 'virtio_pci': {
+        this.pci.firmwareInit();
+        this.pci.scanBus();
+        await this.pci.registerDriver(virtioPciDriver({ mem: this.mem, dma: this.pages, irq: this.irq, virtio: this.virtio, log: this.log }));
+        this.#moduleDir('virtio_pci', []);
+        return;
+      }
+      case 'scsi_mod': {
+        if (this.scsi) return;
+        this.scsi = new ScsiMod(this);
+        const p = this.scsi.params;
+        this.#moduleDir('scsi_mod', [
+          ['default_dev_flags', () => String(p.defaultDevFlags), 0o644],
+          ['eh_deadline', () => String(p.ehDeadline), 0o644],
+          ['inq_timeout', () => String(p.inqTimeout), 0o644],
+          ['max_luns', () => String(p.maxLuns), 0o644],
+          ['scan', () => p.scan, 0o644],
+          ['scsi_logging_level', () => String(p.scsiLoggingLevel), 0o644],
+        ]);
+        return;
+      }
+      case 'virtio_scsi': {
+        if (!this.scsi) await this.loadModule('scsi_mod');
+        await this.virtio.registerVirtioDriver(virtioScsiDriver(this.scsi!));
+        this.#moduleDir('virtio_scsi', []);
+        const drvDir = this.dm.driver(this.dm.bus('virtio'), 'virtio_scsi').dir;
+        createLink(drvDir, 'module', (this.dm.sys.get('module') as DirNode).get('virtio_scsi')!);
+        for (const pdev of this.pci.devices) this.pciSysfs.msiIrqs(pdev, pdev.msixIrqs);
+        return;
+      }
+      case 'sg': {
+        if (!this.scsi) await this.loadModule('scsi_mod');
+        this.sg = SgDriver.register(this.scsi!);
+        for (const sdev of this.scsi!.hosts.flatMap((h) => h.devices)) if (sdev.isVisible) this.sg.addDev(sdev);
+        this.#moduleDir('sg', [
+          ['allow_dio', () => '0', 0o644],
+          ['def_reserved_size', () => '32768', 0o644],
+          ['scatter_elem_sz', () => '32768', 0o644],
+        ]);
+        return;
+      }
+      default:
+        throw new Errno('ENOENT');
+    }
+  }
+
+  /** Waits until the guest has nothing left to do: no pending events, scans, probes or udev work. */
+  async settle(): Promise<void> {
+    for (;;) {
+      await this.loop.runUntilIdle();
+      const pending = [...(this.scsi?.pending ?? []), ...this.#pending];
+      if (pending.length === 0 || !this.loop.busy) {
+        // Give promise chains that resolved without an event a chance to finish.
+        await new Promise((r) => setImmediate(r));
+        if (!this.loop.busy && [...(this.scsi?.pending ?? [])].length === 0) return;
+        if (!this.loop.busy) return;
+      }
+    }
+  }
+
+  /** The captured /init: modules one at a time, each waited for. */
+  async boot(): Promise<void> {
+    this.printk(KERN.NOTICE, `Linux version ${KERNEL_RELEASE} (debian-kernel@lists.debian.org) ${KERNEL_VERSION}`);
+    this.printk(KERN.INFO, `Command line: ${this.cmdline}`);
+    for (const m of ['virtio_pci', 'scsi_mod', 'virtio_scsi', 'sg']) {
+      await this.loadModule(m);
+      await this.settle();
+    }
+  }
+}

@@ -1,0 +1,175 @@
+// Ours: the composition root. QEMU-style argv → MachineSpec → the host's device models (QemuMachine)
+// and a guest kernel (Guest), wired only by what both physically share: guest memory, the PCI bus
+// (configuration space and BAR windows) and MSI messages, which cross as events on the one virtual
+// clock. This is the only module that imports both worlds.
+
+import type { SyncFs } from '../host/block/block-backend.ts';
+import type { FileProbe, HostFile } from '../host/blockdev.ts';
+import { QemuMachine } from '../host/machine.ts';
+import { parseQemuArgs } from '../host/vl.ts';
+import type { MachineSpec } from '../host/vl.ts';
+import { FlatGuestMemory } from '../platform/guest_memory.ts';
+import type { Syscalls } from '../kernel/syscalls.ts';
+import { isIncomplete } from '../shell/sh.ts';
+import { EventLoop, NS_PER_US } from '../sim/event_loop.ts';
+import { Guest } from './guest.ts';
+
+/** A filesystem the drive images are opened from: Node's fs or memfs. */
+export interface HostFs extends SyncFs {
+  statSync(path: string): { size: number | bigint; isFile(): boolean; isDirectory(): boolean; isBlockDevice(): boolean; isCharacterDevice(): boolean };
+}
+
+export interface MachineOptions {
+  readonly seed?: number;
+  readonly hostFs: HostFs;
+  /** QEMU's stderr lines (warnings, virtio errors). */
+  readonly stderr?: (line: string) => void;
+  /** Virtual latency of an MSI message from device to CPU. */
+  readonly irqLatencyNs?: number;
+}
+
+export interface LineOutput {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly rc: number;
+}
+
+export type CreateResult =
+  | { readonly machine: Machine; readonly warnings: readonly string[] }
+  | { readonly error: string; readonly warnings: readonly string[] }
+  | { readonly help: string; readonly warnings: readonly string[] };
+
+/** The host file probe QEMU's -drive and -device checks use. */
+export function hostFileProbe(fs: HostFs): FileProbe {
+  return {
+    probe(path: string): HostFile | undefined {
+      let st;
+      try {
+        st = fs.statSync(path);
+      } catch {
+        return undefined;
+      }
+      const kind: HostFile['kind'] = st.isDirectory() ? 'directory' : st.isBlockDevice() ? 'block-device' : st.isCharacterDevice() ? 'char-device' : 'regular';
+      const head = new Uint8Array(512);
+      if (kind === 'regular') {
+        const fd = fs.openSync(path, 'r');
+        try {
+          fs.readSync(fd, head, 0, 512, 0);
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+      return { kind, size: Number(st.size), head, sgio: false };
+    },
+  };
+}
+
+export class Machine {
+  readonly spec: MachineSpec;
+  readonly loop: EventLoop;
+  readonly mem: FlatGuestMemory;
+  readonly host: QemuMachine;
+  readonly guestKernel: Guest;
+  readonly #qemuLog: string[] = [];
+  quit = false;
+
+  private constructor(spec: MachineSpec, opts: MachineOptions) {
+    this.spec = spec;
+    this.loop = new EventLoop();
+    this.mem = new FlatGuestMemory(spec.memoryMiB * 1024 * 1024);
+    const latency = opts.irqLatencyNs ?? NS_PER_US;
+    let guest: Guest | null = null;
+    const stderr = (line: string): void => {
+      this.#qemuLog.push(line);
+      opts.stderr?.(line);
+    };
+    const host = QemuMachine.create(spec, {
+      loop: this.loop,
+      mem: this.mem,
+      // An MSI message is a memory write the CPU sees a little later.
+      msi: { msi: (address, data) => void this.loop.after(latency, () => guest?.irq.msi(address, data)) },
+      fs: opts.hostFs,
+      stderr,
+    });
+    if ('error' in host) throw new MachineCreateError(host.error);
+    this.host = host;
+    guest = new Guest({ loop: this.loop, mem: this.mem, pciBus: host.pci, nrCpus: spec.cpus, cmdline: spec.kernelCmdline ?? '' });
+    this.guestKernel = guest;
+  }
+
+  /** Builds a machine from QEMU's command-line arguments. */
+  static async create(argv: readonly string[], opts: MachineOptions): Promise<CreateResult> {
+    const parsed = parseQemuArgs(argv, hostFileProbe(opts.hostFs));
+    if ('error' in parsed || 'help' in parsed) return parsed;
+    try {
+      return { machine: new Machine(parsed.spec, opts), warnings: parsed.warnings };
+    } catch (e) {
+      if (e instanceof MachineCreateError) return { error: e.message, warnings: parsed.warnings };
+      throw e;
+    }
+  }
+
+  /** The root shell's system calls: the library's way into the guest's /sys, /dev and /proc. */
+  get sys(): Syscalls {
+    return this.guestKernel.sys;
+  }
+
+  async boot(): Promise<void> {
+    await this.guestKernel.boot();
+  }
+
+  /** What -v shows: the guest's kernel log with timestamps. */
+  bootLog(): string {
+    return this.guestKernel.log.dmesg();
+  }
+
+  isIncomplete(text: string): boolean {
+    return isIncomplete(text);
+  }
+
+  /** Runs one guest shell line and waits until the guest has nothing left to do. */
+  async guest(line: string): Promise<LineOutput> {
+    let done = false;
+    const run = this.guestKernel.shell.run(line).finally(() => {
+      done = true;
+    });
+    await this.loop.runUntilIdle(() => done);
+    if (!done) await this.loop.runUntilIdle(() => done);
+    await this.guestKernel.settle();
+    if (!done) return { stdout: '', stderr: '', rc: 0 };
+    const r = await run;
+    return { stdout: r.stdout, stderr: r.stderr, rc: r.rc };
+  }
+
+  /** One HMP command line (`info status`, `quit`, `system_reset` …). */
+  async monitor(line: string): Promise<LineOutput> {
+    const cmd = line.trim();
+    if (cmd === 'quit' || cmd === 'q') {
+      this.quit = true;
+      return { stdout: '', stderr: '', rc: 0 };
+    }
+    if (cmd === 'info status') return { stdout: `VM status: ${this.host.runState === 'running' ? 'running' : `paused (${this.host.runState})`}\r\n`, stderr: '', rc: 0 };
+    if (cmd === 'system_reset') {
+      this.host.systemReset();
+      await this.guestKernel.settle();
+      return { stdout: '', stderr: '', rc: 0 };
+    }
+    const name = cmd.split(/\s+/)[0] ?? '';
+    return { stdout: `unknown command: '${name}'\r\n`, stderr: '', rc: 1 };
+  }
+
+  async qmp(json: string): Promise<LineOutput> {
+    void json;
+    return { stdout: '{"error": {"class": "CommandNotFound", "desc": "QMP is not available yet"}}\n', stderr: '', rc: 1 };
+  }
+
+  async shutdown(): Promise<void> {
+    await this.guestKernel.settle();
+  }
+}
+
+class MachineCreateError extends Error {}
+
+export function createMachine(argv: readonly string[], opts: MachineOptions): Promise<CreateResult> {
+  return Machine.create(argv, opts);
+}

@@ -43,7 +43,6 @@ export interface ScanOptions {
 
 class IoError extends Error {}
 
-const le16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
 const le32 = (b: Uint8Array, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 const le64 = (b: Uint8Array, o: number): number => le32(b, o) + le32(b, o + 4) * 2 ** 32;
 

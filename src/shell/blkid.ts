@@ -199,8 +199,8 @@ export async function blkidMain(p: Process): Promise<number> {
         const st = await p.sys.stat(d);
         const fmt = st.mode & S_IFMT;
         if (fmt === S_IFBLK || fmt === S_IFREG) named.push(d);
-      } catch {
-        // not there: skipped
+      } catch (e) {
+        if (!isErrno(e)) throw e; // not there: skipped
       }
     }
     if (named.length === 0) return BLKID_EXIT_NOTFOUND;

@@ -97,7 +97,8 @@ async function readMounts(sys: Syscalls): Promise<MountEntry[] | null> {
   let text: string;
   try {
     text = new TextDecoder().decode(await readFile(sys, '/proc/mounts'));
-  } catch {
+  } catch (e) {
+    if (!isErrno(e)) throw e;
     return null;
   }
   const unescape = (s: string): string => s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
@@ -118,8 +119,8 @@ async function resolveMountSpec(sys: Syscalls, spec: string): Promise<string> {
     try {
       const r = await blkidProbeDevice(sys, dev, BLKID_FLAGS_CACHE);
       if (r.values.some((v) => v.name === m[1] && v.value === m[2])) return dev;
-    } catch {
-      // unreadable devices are skipped
+    } catch (e) {
+      if (!isErrno(e)) throw e; // unreadable devices are skipped
     }
   }
   return spec;
@@ -130,7 +131,8 @@ export async function partitionDevices(sys: Syscalls): Promise<string[]> {
   let text: string;
   try {
     text = new TextDecoder().decode(await readFile(sys, '/proc/partitions'));
-  } catch {
+  } catch (e) {
+    if (!isErrno(e)) throw e;
     return [];
   }
   const out: string[] = [];
@@ -150,8 +152,8 @@ async function blockBackedFilesystems(sys: Syscalls): Promise<string[]> {
         .split('\n')
         .filter((l) => l.trim() !== '' && !l.startsWith('nodev') && !l.startsWith('#') && !l.trim().startsWith('*'))
         .map((l) => l.trim());
-    } catch {
-      // try the next list
+    } catch (e) {
+      if (!isErrno(e)) throw e; // try the next list
     }
   }
   return [];
@@ -265,10 +267,6 @@ export async function mountMain(p: Process): Promise<number> {
     await err(p, "mount: can't read '/etc/fstab': No such file or directory\n");
     return 1;
   }
-  if (p.sys.getcred().uid !== 0) {
-    await err(p, 'mount: you must be root\n');
-    return 1;
-  }
 
   const fsname = await resolveMountSpec(p.sys, src);
   const parsedOpts = parseMountOptions(cmdopts.join(','));
@@ -286,8 +284,9 @@ export async function mountMain(p: Process): Promise<number> {
       }
       if ((st.mode & S_IFMT) === S_IFDIR && type === null) flags |= MS_BIND;
     }
-  } catch {
+  } catch (e) {
     // A source that does not exist is not an error yet: the kernel decides (proc, sysfs …).
+    if (!isErrno(e)) throw e;
   }
 
   const noRoFallback = parsed.flags.has('w');
@@ -334,7 +333,8 @@ export async function umountMain(p: Process): Promise<number> {
     let path: string | null = null;
     try {
       path = await p.sys.realpath(resolvePath(p.cwd, t));
-    } catch {
+    } catch (e) {
+      if (!isErrno(e)) throw e;
       path = null;
     }
     if (path !== null) {

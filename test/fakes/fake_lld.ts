@@ -23,11 +23,11 @@ export interface FakeLldState {
 
 const key = (id: number, lun: number): string => `${id}:${lun}`;
 
-function ascii(s: string, n: number): number[] {
+export function ascii(s: string, n: number): number[] {
   return [...s.padEnd(n, ' ').slice(0, n)].map((c) => c.charCodeAt(0));
 }
 
-function senseFixed(key: number, asc: number, ascq: number): number[] {
+export function senseFixed(key: number, asc: number, ascq: number): number[] {
   const s = new Array(18).fill(0);
   s[0] = 0x70;
   s[2] = key;
@@ -37,7 +37,7 @@ function senseFixed(key: number, asc: number, ascq: number): number[] {
   return s;
 }
 
-function answer(st: FakeLldState, id: number, lun: number, cdb: Uint8Array): { hostByte?: number; status: number; data?: number[]; sense?: number[] } {
+export function answer(st: FakeLldState, id: number, lun: number, cdb: Uint8Array): { hostByte?: number; status: number; data?: number[]; sense?: number[] } {
   const targetHasLus = [...st.lus.keys()].some((k) => k.startsWith(`${id}:`));
   if (!targetHasLus) return { hostByte: 0x04, status: 0 };
   const lu = st.lus.get(key(id, lun));

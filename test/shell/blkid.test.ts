@@ -1,0 +1,233 @@
+// libblkid probing and the util-linux `blkid` command: the golden CD's tags and udev properties,
+// output formats, exit codes, empty and partitioned disks, and a round trip of generated ISOs.
+
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import '../seed.ts';
+import {
+  BLKID_FLAGS_CACHE,
+  BLKID_FLAGS_LOWPROBE,
+  blkidEncodeString,
+  blkidProbe,
+  blkidSafeString,
+  udevBlkidProperties,
+} from '../../src/shell/libblkid.ts';
+import type { BlkidReader } from '../../src/shell/libblkid.ts';
+import { buildIso } from '../fakes/iso_image.ts';
+import { isoGuest } from '../fakes/iso_guest.ts';
+
+const CD = new Uint8Array(readFileSync(new URL('../fixtures/seed_disk_and_cd_same_bus.cd.iso', import.meta.url)));
+const ZERO_DISK = new Uint8Array(64 << 20); // the golden's 64 MiB zero-filled disk.img
+
+// Golden seed_disk_and_cd_same_bus, snapshots.boot.commands['sr0.udev_info']: the ID_FS_* lines, in order.
+const GOLDEN_SR0_ID_FS = [
+  'ID_FS_DATA_PREPARER_ID=XORRISO-1.5.4\\x202021.01.30.150001\\x2c\\x20LIBISOBURN-1.5.4\\x2c\\x20LIBISOFS-1.5.4\\x2c\\x20LIBBURN-1.5.4',
+  'ID_FS_UUID=2023-11-14-22-13-20-00',
+  'ID_FS_UUID_ENC=2023-11-14-22-13-20-00',
+  'ID_FS_VERSION=Joliet Extension',
+  'ID_FS_LABEL=ORACLECD',
+  'ID_FS_LABEL_ENC=ORACLECD',
+  'ID_FS_TYPE=iso9660',
+  'ID_FS_USAGE=filesystem',
+];
+
+const reader = (img: Uint8Array): BlkidReader => async (off, len) => img.slice(off, off + len);
+
+const PREPARER = 'XORRISO-1.5.4 2021.01.30.150001, LIBISOBURN-1.5.4, LIBISOFS-1.5.4, LIBBURN-1.5.4';
+
+describe('libblkid on the golden CD', () => {
+  it('exports exactly the udev properties the captured udev did', async () => {
+    const r = await blkidProbe(reader(CD), { size: CD.length, flags: BLKID_FLAGS_LOWPROBE, cdrom: true, sectorSize: 2048 });
+    expect(udevBlkidProperties(r.values).map(([k, v]) => `${k}=${v}`)).toEqual(GOLDEN_SR0_ID_FS);
+  });
+
+  it('sets values in libblkid order, BLOCK_SIZE first and TYPE/USAGE last', async () => {
+    const r = await blkidProbe(reader(CD), { size: CD.length, flags: BLKID_FLAGS_LOWPROBE, cdrom: true });
+    expect(r.values.map((v) => v.name)).toEqual(['BLOCK_SIZE', 'DATA_PREPARER_ID', 'UUID', 'VERSION', 'LABEL', 'TYPE', 'USAGE']);
+    // The cache flags drop VERSION and USAGE.
+    const c = await blkidProbe(reader(CD), { size: CD.length, flags: BLKID_FLAGS_CACHE, cdrom: true });
+    expect(c.values.map((v) => v.name)).toEqual(['BLOCK_SIZE', 'DATA_PREPARER_ID', 'UUID', 'LABEL', 'TYPE']);
+  });
+
+  it('reads the volume descriptors at 32 KiB and nothing from the end of a CD', async () => {
+    const r = await blkidProbe(reader(CD), { size: CD.length, flags: BLKID_FLAGS_LOWPROBE, cdrom: true });
+    expect(r.reads.map((x) => x.offset)).toEqual([0x8000, 0x8800, 0x9000, 0]); // magic+PVD, Joliet SVD, terminator, MBR
+  });
+});
+
+describe('libblkid on empty and partitioned disks', () => {
+  it('finds nothing on a zero-filled disk, after reading both of its ends', async () => {
+    const r = await blkidProbe(reader(ZERO_DISK), { size: ZERO_DISK.length, flags: BLKID_FLAGS_LOWPROBE });
+    expect(r.values).toEqual([]);
+    const offsets = r.reads.map((x) => x.offset);
+    // md 0.90 (64 KiB before the end) and 1.0 (8 KiB before the end), sectors 130944 and 131056 in the golden trace.
+    expect(offsets.slice(0, 2)).toEqual([130944 * 512, 131056 * 512]);
+    expect(offsets).toContain(0);
+    expect(offsets).toContain(0x8000);
+  });
+
+  it('reports a dos partition table with its disk id', async () => {
+    const disk = new Uint8Array(1 << 20);
+    disk.set([0x78, 0x56, 0x34, 0x12], 440); // disk identifier 0x12345678, little-endian
+    disk.set([0x00, 0, 0, 0, 0x83, 0, 0, 0, 0x00, 0x08, 0, 0, 0x00, 0x08, 0, 0], 446); // one Linux partition
+    disk.set([0x55, 0xaa], 510);
+    const r = await blkidProbe(reader(disk), { size: disk.length, flags: BLKID_FLAGS_LOWPROBE });
+    expect(r.values).toEqual([
+      { name: 'PTUUID', value: '12345678' },
+      { name: 'PTTYPE', value: 'dos' },
+    ]);
+    expect(udevBlkidProperties(r.values)).toEqual([
+      ['ID_PART_TABLE_UUID', '12345678'],
+      ['ID_PART_TABLE_TYPE', 'dos'],
+    ]);
+  });
+
+  it('reports a GPT by its disk GUID, from the backup header when the primary is damaged', async () => {
+    const disk = gptDisk(1 << 20);
+    const r = await blkidProbe(reader(disk), { size: disk.length, flags: BLKID_FLAGS_LOWPROBE });
+    expect(r.values).toEqual([
+      { name: 'PTUUID', value: '00112233-4455-6677-8899-aabbccddeeff' },
+      { name: 'PTTYPE', value: 'gpt' },
+    ]);
+    disk[512 + 60] = disk[512 + 60]! ^ 0xff; // breaks the primary header's CRC
+    const b = await blkidProbe(reader(disk), { size: disk.length, flags: BLKID_FLAGS_LOWPROBE });
+    expect(b.values.find((v) => v.name === 'PTTYPE')?.value).toBe('gpt');
+    expect(b.reads.map((x) => x.offset)).toContain(disk.length - 512);
+  });
+});
+
+describe('blkid command', () => {
+  it('prints the cache tags of the CD and exits 0', async () => {
+    const g = isoGuest({ sr0: CD, sda: ZERO_DISK });
+    const line = '/dev/sr0: BLOCK_SIZE="2048" UUID="2023-11-14-22-13-20-00" LABEL="ORACLECD" TYPE="iso9660"\n';
+    expect(await g.run('blkid /dev/sr0')).toEqual({ stdout: line, stderr: '', rc: 0 });
+    // Without arguments: every /proc/partitions device; the empty sda prints nothing.
+    expect(await g.run('/sbin/blkid')).toEqual({ stdout: line, stderr: '', rc: 0 });
+  });
+
+  it('exits 2 with no output when nothing is found or the device does not exist', async () => {
+    const g = isoGuest({ sr0: CD, sda: ZERO_DISK });
+    expect(await g.run('blkid /dev/sda')).toEqual({ stdout: '', stderr: '', rc: 2 });
+    expect(await g.run('blkid /dev/nosuch')).toEqual({ stdout: '', stderr: '', rc: 2 });
+    expect(await g.run('blkid -p /dev/sda')).toEqual({ stdout: '', stderr: '', rc: 2 });
+  });
+
+  it('prints values, export lists and low-level probes', async () => {
+    const g = isoGuest({ sr0: CD });
+    expect((await g.run('blkid -o value -s LABEL /dev/sr0')).stdout).toBe('ORACLECD\n');
+    expect((await g.run('blkid -o value -s TYPE -s UUID /dev/sr0')).stdout).toBe('2023-11-14-22-13-20-00\niso9660\n');
+    expect((await g.run('blkid -o export /dev/sr0')).stdout).toBe(
+      'DEVNAME=/dev/sr0\nBLOCK_SIZE=2048\nUUID=2023-11-14-22-13-20-00\nLABEL=ORACLECD\nTYPE=iso9660\n',
+    );
+    expect((await g.run('blkid -p /dev/sr0')).stdout).toBe(
+      `/dev/sr0: BLOCK_SIZE="2048" DATA_PREPARER_ID="${PREPARER}" UUID="2023-11-14-22-13-20-00" VERSION="Joliet Extension" LABEL="ORACLECD" TYPE="iso9660" USAGE="filesystem"\n`,
+    );
+    expect((await g.run('blkid -p -o udev /dev/sr0')).stdout).toBe(
+      'ID_FS_BLOCK_SIZE=2048\n' +
+        'ID_FS_DATA_PREPARER_ID=XORRISO-1.5.4\\x202021.01.30.150001\\x2c\\x20LIBISOBURN-1.5.4\\x2c\\x20LIBISOFS-1.5.4\\x2c\\x20LIBBURN-1.5.4\n' +
+        'ID_FS_UUID=2023-11-14-22-13-20-00\nID_FS_UUID_ENC=2023-11-14-22-13-20-00\nID_FS_VERSION=Joliet\\x20Extension\n' +
+        'ID_FS_LABEL=ORACLECD\nID_FS_LABEL_ENC=ORACLECD\nID_FS_TYPE=iso9660\nID_FS_USAGE=filesystem\n',
+    );
+  });
+
+  it('finds devices by label and uuid, and filters with -t', async () => {
+    const g = isoGuest({ sr0: CD, sda: ZERO_DISK });
+    expect(await g.run('blkid -L ORACLECD')).toEqual({ stdout: '/dev/sr0\n', stderr: '', rc: 0 });
+    expect((await g.run('blkid -U 2023-11-14-22-13-20-00')).stdout).toBe('/dev/sr0\n');
+    expect((await g.run('blkid -L NOPE')).rc).toBe(2);
+    expect((await g.run('blkid -t TYPE=iso9660 -o device')).stdout).toBe('/dev/sr0\n');
+    expect((await g.run('blkid -t TYPE=ext4')).rc).toBe(2);
+  });
+
+  it('refuses bad options and formats as util-linux does', async () => {
+    const g = isoGuest({ sr0: CD });
+    expect(await g.run('blkid -o bogus /dev/sr0')).toEqual({ stdout: '', stderr: 'blkid: unsupported output format bogus\n', rc: 4 });
+    expect(await g.run('blkid -Q')).toEqual({ stdout: '', stderr: "blkid: invalid option -- 'Q'\nTry 'blkid --help' for more information.\n", rc: 1 });
+    expect((await g.run('blkid -V')).stdout).toBe('blkid from util-linux 2.38.1  (libblkid 2.38.1, 04-Aug-2022)\n');
+  });
+
+  it('skips a drive without medium', async () => {
+    const g = isoGuest({ sr0: null });
+    expect(await g.run('blkid /dev/sr0')).toEqual({ stdout: '', stderr: '', rc: 2 });
+    expect(await g.run('blkid -p /dev/sr0')).toEqual({ stdout: '', stderr: 'blkid: error: /dev/sr0: No medium found\n', rc: 2 });
+  });
+});
+
+describe('libblkid string encoders', () => {
+  it('encodes like blkid_encode_string and blkid_safe_string', () => {
+    expect(blkidEncodeString('My Disk, v1\\x')).toBe('My\\x20Disk\\x2c\\x20v1\\x5cx');
+    expect(blkidEncodeString('étiquette')).toBe('étiquette');
+    expect(blkidSafeString('  My   Disk\t ')).toBe('My_Disk');
+    expect(blkidSafeString('a\tb')).toBe('a_b');
+    // Control bytes count as one-byte UTF-8 sequences and are kept, as in encode.c.
+    expect(blkidSafeString('a\x01b')).toBe('a\x01b');
+  });
+});
+
+describe('iso9660 round trip through libblkid', () => {
+  const digits = (n: number, min: number, max: number): fc.Arbitrary<string> => fc.integer({ min, max }).map((v) => String(v).padStart(n, '0'));
+  const dateArb = fc.tuple(digits(4, 1970, 2099), digits(2, 1, 12), digits(2, 1, 28), digits(2, 0, 23), digits(2, 0, 59), digits(2, 0, 59), digits(2, 0, 99)).map((p) => p.join(''));
+  const volIdArb = fc.stringMatching(/^[A-Z0-9_]{1,32}$/);
+
+  it('gives back the volume id as LABEL and the modification date as UUID', async () => {
+    await fc.assert(
+      fc.asyncProperty(volIdArb, dateArb, dateArb, fc.boolean(), async (volumeId, created, modified, joliet) => {
+        const iso = buildIso({ volumeId, created, modified, mtime: 1_700_000_000, joliet, entries: [] });
+        const r = await blkidProbe(reader(iso), { size: iso.length, flags: BLKID_FLAGS_LOWPROBE, cdrom: true });
+        const get = (n: string): string | undefined => r.values.find((v) => v.name === n)?.value;
+        expect(get('LABEL')).toBe(volumeId);
+        const m = modified;
+        expect(get('UUID')).toBe(`${m.slice(0, 4)}-${m.slice(4, 6)}-${m.slice(6, 8)}-${m.slice(8, 10)}-${m.slice(10, 12)}-${m.slice(12, 14)}-${m.slice(14, 16)}`);
+        expect(get('VERSION')).toBe(joliet ? 'Joliet Extension' : undefined);
+        expect(get('TYPE')).toBe('iso9660');
+      }),
+    );
+  });
+
+  it('falls back to the creation date when the modification date is unset', async () => {
+    const iso = buildIso({ volumeId: 'X', created: '2001020304050607', modified: '0000000000000000', mtime: 0, entries: [] });
+    const r = await blkidProbe(reader(iso), { size: iso.length, flags: BLKID_FLAGS_CACHE, cdrom: true });
+    expect(r.values.find((v) => v.name === 'UUID')?.value).toBe('2001-02-03-04-05-06-07');
+  });
+});
+
+// ---- a GPT disk for the partition-table tests -------------------------------------------------
+
+function crc32(b: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const x of b) {
+    c ^= x;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function gptDisk(size: number): Uint8Array {
+  const disk = new Uint8Array(size);
+  const lastLba = size / 512 - 1;
+  disk.set([0x00, 0, 2, 0, 0xee, 0xff, 0xff, 0xff, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff], 446); // protective MBR entry
+  disk.set([0x55, 0xaa], 510);
+  const guid = [0x33, 0x22, 0x11, 0x00, 0x55, 0x44, 0x77, 0x66, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff];
+  const header = (myLba: number, altLba: number, entriesLba: number): Uint8Array => {
+    const h = new Uint8Array(512);
+    const dv = new DataView(h.buffer);
+    h.set([...'EFI PART'].map((c) => c.charCodeAt(0)), 0); // signature
+    dv.setUint32(8, 0x00010000, true); // revision 1.0
+    dv.setUint32(12, 92, true); // header size
+    dv.setUint32(24, myLba, true); // this header's LBA
+    dv.setUint32(32, altLba, true); // the other header's LBA
+    dv.setUint32(40, 34, true); // first usable LBA
+    dv.setUint32(48, lastLba - 33, true); // last usable LBA
+    h.set(guid, 56); // disk GUID (mixed endian)
+    dv.setUint32(72, entriesLba, true); // partition entries LBA
+    dv.setUint32(80, 128, true); // number of entries
+    dv.setUint32(84, 128, true); // entry size
+    dv.setUint32(88, crc32(new Uint8Array(128 * 128)), true); // entries CRC (all empty)
+    dv.setUint32(16, crc32(h.subarray(0, 92)), true); // header CRC, computed with this field zero
+    return h;
+  };
+  disk.set(header(1, lastLba, 2), 512);
+  disk.set(header(lastLba, 1, lastLba - 32), lastLba * 512);
+  return disk;
+}

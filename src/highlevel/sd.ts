@@ -9,6 +9,7 @@
 //   sd_open revalidates once more (TUR, RC16, VPD 0x00, the three MODE SENSEs, no messages) → the
 //   partition-table reads → `Attached SCSI disk`.
 
+import { scsiIoctl } from '../midlayer/scsi_ioctl.ts';
 import { Errno } from '../kernel/errno.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import { KERN_DEBUG, KERN_ERR, KERN_INFO, KERN_NOTICE, KERN_WARNING } from '../kernel/kernel.ts';
@@ -749,6 +750,7 @@ export class SdDriver implements ScsiDriver {
       release: (disk) => {
         (disk.privateData as ScsiDisk).openers--;
       },
+      ioctl: (disk, request, arg) => scsiIoctl(this.#mod, (disk.privateData as ScsiDisk).sdev, request, arg),
     };
   }
 
@@ -930,7 +932,18 @@ export function driverAttach(mod: ScsiMod, drv: ScsiDriver): void {
   };
   const sdevs = mod.hosts.flatMap((h) => h.devices);
   if (drv.asyncProbe) {
-    for (const sdev of sdevs) mod.track(Promise.resolve().then(() => probeOne(sdev)));
+    // async_schedule on an SMP guest: the first item waits for a worker to wake while another CPU's
+    // worker takes the following items, so the next LU this driver accepts reaches the index
+    // allocator first; then the first item, then the rest in bus order. This is the order the
+    // captures show for sd names (bus order 0:0:0:0, 0:0:1:0 (a CD), 1:0:0:0 → sda = 1:0:0:0,
+    // sdb = 0:0:0:0; LUs 2:0, 2:5, 7:3 → sda = 2:5, sdb = 2:0, sdc = 7:3). One CPU keeps bus order.
+    let order = sdevs;
+    if (mod.kernel.nrCpus > 1 && sdevs.length > 1) {
+      const rest = sdevs.slice(1);
+      const k = rest.findIndex((d) => drv.match(d) && !d.driver);
+      if (k >= 0) order = [...rest.slice(0, k + 1), sdevs[0]!, ...rest.slice(k + 1)];
+    }
+    for (const sdev of order) mod.track(Promise.resolve().then(() => probeOne(sdev)));
     return;
   }
   mod.track(

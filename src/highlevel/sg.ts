@@ -9,14 +9,13 @@ import * as uapi from '../kernel/uapi/sg.ts';
 import type { SgIoHdrIn, SgIoHdrOut, SgScsiId } from '../kernel/uapi/sg.ts';
 import type { ScsiInterface, ScsiMod } from '../midlayer/scsi.ts';
 import type { ScsiDevice } from '../midlayer/scsi_device.ts';
-import { scsiExecute } from '../midlayer/scsi_lib.ts';
+import { sgIo } from '../midlayer/scsi_ioctl.ts';
 import { sdevPrintk } from '../midlayer/scsi_logging.ts';
 import { Device } from '../sysfs/core.ts';
 import { createLink, removeNode } from '../sysfs/kernfs.ts';
 
 export const SCSI_GENERIC_MAJOR = 21;
 const SG_MAX_DEVS = 32768;
-const DRIVER_SENSE = 0x08;
 
 interface SgDevice {
   readonly index: number;
@@ -131,43 +130,7 @@ export class SgDriver implements ScsiInterface {
   }
 
   async #sgIo(sgd: SgDevice, hdr: SgIoHdrIn): Promise<SgIoHdrOut> {
-    if (hdr.interfaceId !== 0x53) throw new Errno('ENOSYS');
-    if (hdr.cmdp.length < 6 || hdr.cmdp.length > 252) throw new Errno('EMSGSIZE');
     if (sgd.detaching) throw new Errno('ENODEV');
-    const mod = this.#mod;
-    const start = mod.kernel.loop.now();
-    const dir = hdr.dxferDirection === uapi.SG_DXFER_TO_DEV ? 'to-dev' : hdr.dxferDirection === uapi.SG_DXFER_FROM_DEV ? 'from-dev' : 'none';
-    const dataOut = dir === 'to-dev' ? (hdr.dxferp ?? new Uint8Array(hdr.dxferLen)).subarray(0, hdr.dxferLen) : undefined;
-    const r = await scsiExecute(mod, sgd.sdev, {
-      cdb: hdr.cmdp,
-      dir,
-      length: dir === 'none' ? 0 : hdr.dxferLen,
-      ...(dataOut ? { dataOut } : {}),
-      timeout: (hdr.timeout || sgd.timeoutMs) / 1000,
-      retries: 0,
-    });
-    const status = r.result & 0xff;
-    const hostStatus = (r.result >>> 16) & 0xff;
-    const senseValid = (r.sense[0]! & 0x70) === 0x70;
-    let sbLenWr = 0;
-    if ((status === 0x02 || senseValid) && senseValid) {
-      const len = 8 + r.sense[7]!;
-      sbLenWr = Math.min(len, hdr.mxSbLen, uapi.SCSI_SENSE_BUFFERSIZE);
-    }
-    const driverStatus = senseValid ? DRIVER_SENSE : 0;
-    const resid = dir === 'none' ? 0 : r.resid;
-    return {
-      dxferp: dir === 'from-dev' ? r.data.slice(0, hdr.dxferLen - resid) : new Uint8Array(0),
-      sbp: r.sense.slice(0, sbLenWr),
-      status,
-      maskedStatus: (status >> 1) & 0x7f,
-      msgStatus: 0,
-      sbLenWr,
-      hostStatus,
-      driverStatus,
-      resid,
-      duration: Math.floor((mod.kernel.loop.now() - start) / 1e6),
-      info: status || hostStatus || driverStatus ? uapi.SG_INFO_CHECK : uapi.SG_INFO_OK,
-    };
+    return sgIo(this.#mod, sgd.sdev, hdr, sgd.timeoutMs);
   }
 }

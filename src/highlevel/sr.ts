@@ -5,6 +5,7 @@
 // READY) for the block layer's poller. Tray, locking and the CDROM* ioctls come later; `ioctl`
 // and `trayMove`/`lockDoor` are the hooks.
 
+import { scsiIoctl } from '../midlayer/scsi_ioctl.ts';
 import { Errno } from '../kernel/errno.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import { KERN_DEBUG, KERN_INFO } from '../kernel/kernel.ts';
@@ -302,7 +303,7 @@ export class SrDriver implements ScsiDriver {
       release: (disk) => {
         (disk.privateData as ScsiCd).openers--;
       },
-      ioctl: () => undefined,
+      ioctl: (disk, request, arg) => scsiIoctl(this.#mod, (disk.privateData as ScsiCd).sdev, request, arg),
     };
   }
 

@@ -4,44 +4,47 @@
 // shared/golden (`ls -l /dev`, `cat /proc/devices`, `cat /proc/interrupts` of seed_disk_and_cd_same_bus).
 // Only the CPU count (-smp) parameterises it; no scenario file is read at run time.
 
-/** [name, major, minor, mode] of the base character nodes devtmpfs holds at boot. */
-export type NodeRow = readonly [string, number, number, number];
+/**
+ * [name, major, minor, mode, class] of the platform's character devices: each is a class device in
+ * sysfs (so udev sees it at coldplug and links /dev/char/M:m to it) and a node devtmpfs creates.
+ */
+export type NodeRow = readonly [string, number, number, number, string];
 
 function ttys(): NodeRow[] {
   const rows: NodeRow[] = [];
-  for (let i = 0; i < 64; i++) rows.push([`tty${i}`, 4, i, 0o620]);
-  for (let i = 0; i < 4; i++) rows.push([`ttyS${i}`, 4, 64 + i, 0o600]);
+  for (let i = 0; i < 64; i++) rows.push([`tty${i}`, 4, i, 0o620, 'tty']);
+  for (let i = 0; i < 4; i++) rows.push([`ttyS${i}`, 4, 64 + i, 0o600, 'tty']);
   return rows;
 }
 
 export const PLATFORM_CHAR_NODES: readonly NodeRow[] = [
-  ['console', 5, 1, 0o600],
-  ['cpu_dma_latency', 10, 125, 0o600],
-  ['full', 1, 7, 0o666],
-  ['hpet', 10, 228, 0o600],
-  ['hwrng', 10, 183, 0o600],
-  ['kmsg', 1, 11, 0o644],
-  ['mem', 1, 1, 0o640],
-  ['null', 1, 3, 0o666],
-  ['port', 1, 4, 0o640],
-  ['psaux', 10, 1, 0o600],
-  ['ptmx', 5, 2, 0o666],
-  ['random', 1, 8, 0o666],
-  ['rtc0', 251, 0, 0o600],
-  ['snapshot', 10, 231, 0o600],
-  ['tty', 5, 0, 0o666],
+  ['console', 5, 1, 0o600, 'tty'],
+  ['cpu_dma_latency', 10, 125, 0o600, 'misc'],
+  ['full', 1, 7, 0o666, 'mem'],
+  ['hpet', 10, 228, 0o600, 'misc'],
+  ['hwrng', 10, 183, 0o600, 'misc'],
+  ['kmsg', 1, 11, 0o644, 'mem'],
+  ['mem', 1, 1, 0o640, 'mem'],
+  ['null', 1, 3, 0o666, 'mem'],
+  ['port', 1, 4, 0o640, 'mem'],
+  ['psaux', 10, 1, 0o600, 'misc'],
+  ['ptmx', 5, 2, 0o666, 'tty'],
+  ['random', 1, 8, 0o666, 'mem'],
+  ['rtc0', 251, 0, 0o600, 'rtc'],
+  ['snapshot', 10, 231, 0o600, 'misc'],
+  ['tty', 5, 0, 0o666, 'tty'],
   ...ttys(),
-  ['urandom', 1, 9, 0o666],
-  ['userfaultfd', 10, 126, 0o600],
-  ['vcs', 7, 0, 0o600],
-  ['vcs1', 7, 1, 0o600],
-  ['vcsa', 7, 128, 0o600],
-  ['vcsa1', 7, 129, 0o600],
-  ['vcsu', 7, 64, 0o600],
-  ['vcsu1', 7, 65, 0o600],
-  ['vga_arbiter', 10, 127, 0o600],
-  ['zero', 1, 5, 0o666],
-  ['input/mice', 13, 63, 0o600],
+  ['urandom', 1, 9, 0o666, 'mem'],
+  ['userfaultfd', 10, 126, 0o600, 'misc'],
+  ['vcs', 7, 0, 0o600, 'vc'],
+  ['vcs1', 7, 1, 0o600, 'vc'],
+  ['vcsa', 7, 128, 0o600, 'vc'],
+  ['vcsa1', 7, 129, 0o600, 'vc'],
+  ['vcsu', 7, 64, 0o600, 'vc'],
+  ['vcsu1', 7, 65, 0o600, 'vc'],
+  ['vga_arbiter', 10, 127, 0o600, 'misc'],
+  ['zero', 1, 5, 0o666, 'mem'],
+  ['input/mice', 13, 63, 0o600, 'input'],
 ];
 
 /** Symlinks in /dev at boot (besides the ones udev makes for block and char devices). */
@@ -76,7 +79,8 @@ export const PLATFORM_CHRDEVS: ReadonlyArray<readonly [number, string]> = [
 ];
 
 /** Block majors registered by the platform. */
-export const PLATFORM_BLKDEVS: ReadonlyArray<readonly [number, string]> = [[259, 'blkext']];
+/** (blkext, 259, is registered by the block layer itself.) */
+export const PLATFORM_BLKDEVS: ReadonlyArray<readonly [number, string]> = [];
 
 /**
  * The bsg driver's dynamic major: with the platform's dynamic majors (254 … 249) already taken,

@@ -323,7 +323,8 @@ export class Vfs {
       rdevMinor: dev?.minor ?? 0,
       size,
       blksize: 4096,
-      blocks: Math.ceil(size / 512),
+      // tmpfs and sysfs charge no blocks to directories, links and nodes; file data takes whole pages.
+      blocks: node instanceof FileNode && !node.ops ? Math.ceil(size / 4096) * 8 : 0,
       mtime: node.mtime,
       atime: node.mtime,
       ctime: node.mtime,

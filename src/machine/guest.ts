@@ -10,7 +10,7 @@ import { Errno } from '../kernel/errno.ts';
 import { DeviceNumbers } from '../kernel/char_dev.ts';
 import { attachDevtmpfs } from '../kernel/devtmpfs.ts';
 import { DmaAllocator } from '../kernel/dma.ts';
-import { DevNode, DirNode, FileNode, LinkNode, bytes } from '../kernel/fs.ts';
+import { DirNode, FileNode, LinkNode, bytes } from '../kernel/fs.ts';
 import { IrqController } from '../kernel/irq.ts';
 import type { DmaAllocator as KernelDma, Kernel } from '../kernel/kernel.ts';
 import { PciSubsystem } from '../kernel/pci.ts';
@@ -32,6 +32,14 @@ import { ProcFs } from '../kernel/procfs.ts';
 import type { Syscalls } from '../kernel/syscalls.ts';
 import { Vfs } from '../kernel/vfs.ts';
 import { SgDriver } from '../highlevel/sg.ts';
+import { SdDriver } from '../highlevel/sd.ts';
+import { SrDriver } from '../highlevel/sr.ts';
+import { blockLayer, procPartitions } from '../block/genhd.ts';
+import { isofsMount } from '../kernel/isofs.ts';
+import { Udevd } from '../udev/udevd.ts';
+import { BLKID_FLAGS_LOWPROBE, blkidProbeDevice, udevBlkidProperties } from '../shell/libblkid.ts';
+import { blkidEntry } from '../shell/blkid.ts';
+import { mountEntry, umountEntry } from '../shell/mount.ts';
 import { virtioScsiDriver } from '../lowlevel/virtio_scsi.ts';
 import { ScsiMod } from '../midlayer/scsi.ts';
 import type { GuestMemory, Gpa } from '../platform/guest_memory.ts';
@@ -123,6 +131,10 @@ export class Guest implements Kernel {
   readonly #params: Map<string, string>;
   scsi: ScsiMod | null = null;
   sg: SgDriver | null = null;
+  sd: SdDriver | null = null;
+  sr: SrDriver | null = null;
+  udevd: Udevd | null = null;
+  readonly #loaded = new Set<string>();
   readonly registry: CommandRegistry;
   readonly shell: Shell;
   readonly sys: Syscalls;
@@ -167,11 +179,12 @@ export class Guest implements Kernel {
     const dev = new DirNode('', 0o755, now(), 5);
     mountOn('dev', dev);
     attachDevtmpfs(this.dm, dev, now);
-    for (const [name, major, minor, mode] of PLATFORM_CHAR_NODES) {
-      const parts = name.split('/');
-      let dir = dev;
-      for (const p of parts.slice(0, -1)) dir = dir.mkdir(p);
-      dir.add(new DevNode(parts.at(-1)!, 'chr', major, minor, mode, now(), 5));
+    // The platform's character devices: virtual class devices, whose nodes devtmpfs creates.
+    for (const [name, major, minor, mode, cls] of PLATFORM_CHAR_NODES) {
+      const d = new Device(name.split('/').at(-1)!, null);
+      d.cls = this.dm.cls(cls);
+      d.devt = { kind: 'char', major, minor, devname: name, mode };
+      this.dm.add(d);
     }
     for (const d of PLATFORM_DEV_DIRS) dev.mkdir(d);
     for (const [name, target] of PLATFORM_DEV_LINKS) dev.add(new LinkNode(name, target, now(), 5));
@@ -204,7 +217,7 @@ export class Guest implements Kernel {
     this.#procFiles();
     this.#wireSysfsHooks();
     this.registry = createBusyboxRegistry();
-    for (const e of [lsscsiEntry, sgInqEntry, sgVpdEntry, sgReadcapEntry, sgLunsEntry, sgTursEntry, sgModesEntry, udevadmEntry, scsiIdEntry]) {
+    for (const e of [lsscsiEntry, sgInqEntry, sgVpdEntry, sgReadcapEntry, sgLunsEntry, sgTursEntry, sgModesEntry, udevadmEntry, scsiIdEntry, blkidEntry, mountEntry, umountEntry]) {
       this.registry.add(e);
     }
     this.sys = this.vfs.syscalls({ uid: 0, gid: 0 }, () => '/');
@@ -229,7 +242,8 @@ export class Guest implements Kernel {
     });
     this.proc.addFile('version', () => `Linux version ${KERNEL_RELEASE} (debian-kernel@lists.debian.org) ${KERNEL_VERSION}\n`);
     this.proc.addFile('filesystems', () => 'nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\n');
-    this.proc.addFile('partitions', () => 'major minor  #blocks  name\n\n');
+    this.proc.addFile('partitions', () => procPartitions(this));
+    this.proc.addFile('mounts', () => this.vfs.procMounts());
   }
 
   /** Publishes PCI functions and virtio devices in sysfs as the driver core does. */
@@ -283,8 +297,10 @@ export class Guest implements Kernel {
     }
   }
 
-  /** insmod/modprobe of one of the modules the guest knows. */
+  /** insmod/modprobe of one of the modules the guest knows (loading one twice is a no-op, as modprobe). */
   async loadModule(name: string): Promise<void> {
+    if (this.#loaded.has(name)) return;
+    this.#loaded.add(name);
     switch (name) {
       case 'virtio_pci': {
         this.pci.firmwareInit();
@@ -327,22 +343,66 @@ export class Guest implements Kernel {
         ]);
         return;
       }
+      case 'sd_mod': {
+        if (!this.scsi) await this.loadModule('scsi_mod');
+        this.sd = SdDriver.register(this.scsi!);
+        this.#moduleDir('sd_mod', []);
+        return;
+      }
+      case 'cdrom': {
+        this.#moduleDir('cdrom', []);
+        return;
+      }
+      case 'sr_mod': {
+        if (!this.scsi) await this.loadModule('scsi_mod');
+        await this.loadModule('cdrom');
+        this.sr = SrDriver.register(this.scsi!);
+        this.#moduleDir('sr_mod', []);
+        return;
+      }
+      case 'isofs': {
+        this.vfs.registerFilesystem('iso9660', isofsMount({ openDevice: (n, f) => this.vfs.openNode(n, f), printk: (l, t) => this.printk(l, t) }));
+        this.#moduleDir('isofs', []);
+        return;
+      }
       default:
+        this.#loaded.delete(name);
         throw new Errno('ENOENT');
     }
   }
 
+  /** systemd-udevd starts, then `udevadm trigger` and `udevadm settle`, as the captured /init does. */
+  async startUdev(): Promise<void> {
+    const udevd = new Udevd({
+      sys: this.sys,
+      dm: this.dm,
+      loop: this.loop,
+      blkid: async (sys, devnode) => {
+        try {
+          const r = await blkidProbeDevice(sys, devnode, BLKID_FLAGS_LOWPROBE);
+          const props = udevBlkidProperties(r.values);
+          return props.length ? props : null;
+        } catch {
+          return null;
+        }
+      },
+    });
+    this.udevd = udevd;
+    udevd.start();
+    // Debian's udev rules set the block layer's default media polling interval to 2 s.
+    blockLayer(this).setEventsDflPollMsecs(2000);
+    await udevd.trigger('add');
+  }
+
   /** Waits until the guest has nothing left to do: no pending events, scans, probes or udev work. */
   async settle(): Promise<void> {
-    for (;;) {
+    // Work is pending while events are queued; promise chains that finish without an event get a
+    // few turns of the microtask queue before the guest counts as idle.
+    // udevd can be busy only while it waits for an event; if none is queued it is stuck, not busy.
+    for (let quiet = 0, spins = 0; quiet < 3 && spins < 1000; spins++) {
       await this.loop.runUntilIdle();
-      const pending = [...(this.scsi?.pending ?? []), ...this.#pending];
-      if (pending.length === 0 || !this.loop.busy) {
-        // Give promise chains that resolved without an event a chance to finish.
-        await new Promise((r) => setImmediate(r));
-        if (!this.loop.busy && [...(this.scsi?.pending ?? [])].length === 0) return;
-        if (!this.loop.busy) return;
-      }
+      await new Promise((r) => setImmediate(r));
+      quiet = this.loop.busy || this.udevd?.busy ? 0 : quiet + 1;
     }
   }
 
@@ -350,9 +410,11 @@ export class Guest implements Kernel {
   async boot(): Promise<void> {
     this.printk(KERN.NOTICE, `Linux version ${KERNEL_RELEASE} (debian-kernel@lists.debian.org) ${KERNEL_VERSION}`);
     this.printk(KERN.INFO, `Command line: ${this.cmdline}`);
-    for (const m of ['virtio_pci', 'scsi_mod', 'virtio_scsi', 'sg']) {
+    for (const m of ['virtio_pci', 'scsi_mod', 'virtio_scsi', 'sg', 'sd_mod', 'sr_mod']) {
       await this.loadModule(m);
       await this.settle();
     }
+    await this.startUdev();
+    await this.settle();
   }
 }

@@ -37,6 +37,8 @@ export abstract class FsNode {
   dev: number;
   /** Link count the filesystem reports (isofs: 1, or Rock Ridge PX); null = counted by the VFS. */
   nlink: number | null = null;
+  /** st_blocks (512-byte units) when the filesystem reports its own; null = the default rule. */
+  blocks: number | null = null;
 
   constructor(name: string, mode: number, mtime: number, dev: number) {
     this.name = name;

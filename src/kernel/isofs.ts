@@ -685,6 +685,8 @@ class IsofsSuper implements SuperBlock {
     if (rec.bytes[26]) size = 0; // interleaved files are not supported
     const extents = sections.map((r) => ({ block: r.extent + r.extAttrLength, size: this.#opt.cruft ? r.size & 0x00ffffff : r.size }));
     const f = new FileNode(name, 0, 0, this.#devNum, () => this.#fileOps(extents, size), size);
+    // isofs reports i_blocks as (size + 511) >> 9.
+    f.blocks = Math.ceil(size / 512);
     this.#applyInode(f, rec, rock);
     return f;
   }

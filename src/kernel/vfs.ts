@@ -324,7 +324,7 @@ export class Vfs {
       size,
       blksize: 4096,
       // tmpfs and sysfs charge no blocks to directories, links and nodes; file data takes whole pages.
-      blocks: node instanceof FileNode && !node.ops ? Math.ceil(size / 4096) * 8 : 0,
+      blocks: node.blocks ?? (node instanceof FileNode && !node.ops ? Math.ceil(size / 4096) * 8 : 0),
       mtime: node.mtime,
       atime: node.mtime,
       ctime: node.mtime,

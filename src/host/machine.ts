@@ -22,7 +22,7 @@ import { driveNew } from './blockdev.ts';
 import { PciStubFunction } from './hw/pci-stub.ts';
 import { qdevDeviceAdd, qdevDeviceDel } from './qdev-monitor.ts';
 import type { DeviceSpec, QdevTree, ScsiDeviceSpec, VirtioScsiPciSpec } from './qdev-monitor.ts';
-import type { QemuError, QemuOpts, QemuWarning } from './qemu-option.ts';
+import type { QemuOpts, QemuWarning } from './qemu-option.ts';
 import { idWellformed, qemuError } from './qemu-option.ts';
 import { QemuScsiBus } from './scsi/scsi-bus.ts';
 import { ScsiDisk, createScsiCd, createScsiHd } from './scsi/scsi-disk.ts';
@@ -53,7 +53,7 @@ export interface Hba {
 }
 
 /** The RunState values this machine can be in (qapi/run-state.json). */
-export type RunState = 'running' | 'paused' | 'io-error' | 'shutdown';
+export type RunState = 'running' | 'paused' | 'io-error' | 'prelaunch' | 'shutdown';
 
 /** A QMP event as raised: its virtual time, name and data (fields in QAPI order). */
 export interface QmpEvent {
@@ -264,6 +264,8 @@ export class QemuMachine {
     this.#parked = [];
     this.#heldKicks = [];
     this.emit('RESET', { guest: false, reason: 'host-qmp-system-reset' });
+    // main_loop_should_exit: a VM reset while stopped waits in prelaunch for `cont`.
+    if (this.runState !== 'running' && this.runState !== 'shutdown') this.runState = 'prelaunch';
     this.onSystemReset?.();
   }
 
@@ -451,7 +453,7 @@ export class QemuMachine {
       const n = this.nodes.get(nodeName);
       if (n) return n.blk;
     }
-    return { message: `Cannot find device=${device ?? ''} nor node_name=${nodeName ?? ''}`, hints: [] };
+    return { message: `Cannot find device='${device ?? ''}' nor node-name='${nodeName ?? ''}'`, hints: [] };
   }
 
   /** qmp_block_resize: the new size reaches scsi-disk's resize callback (2A/09, PARAM_CHANGE). */
@@ -650,20 +652,20 @@ export class QemuMachine {
       ...(p.optIoSize ? { optIoSize: p.optIoSize } : {}),
       ...(p.discardGranularity !== 0xffffffff ? { discardGranularity: p.discardGranularity } : {}),
     };
-    let disk: ScsiDisk | undefined;
+    const ref: { disk?: ScsiDisk } = {};
     const hooks = {
       onStop: (_req: unknown, retry: () => void): void => {
         this.#parked.push(retry);
         this.vmStop('io-error');
       },
       onTrayMoved: (open: boolean): void => {
-        const e = this.blkEntries.find((x) => x.dev === disk);
+        const e = this.blkEntries.find((x) => x.dev !== undefined && x.dev === ref.disk);
         this.emit('DEVICE_TRAY_MOVED', { device: e?.name ?? '', id: this.qdevName(d), 'tray-open': open });
       },
     };
     const made = d.driver === 'scsi-hd' ? createScsiHd(props, hooks) : createScsiCd(props, hooks);
     if (!(made instanceof ScsiDisk)) return made;
-    disk = made;
+    ref.disk = made;
     this.scsi.set(made, d);
     const e = this.blkEntries.find((x) => x.blk !== null && x.blk === props.drive);
     if (e) e.dev = made;

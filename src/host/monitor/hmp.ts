@@ -156,13 +156,16 @@ const hex = (v: number, w: number): string => v.toString(16).padStart(w, '0');
 export class Monitor {
   readonly machine: QemuMachine;
   readonly qmpMonitor: QmpMonitor;
-  /** Whether `quit` was given (the CLI ends the session). */
-  quitRequested = false;
 
   constructor(machine: QemuMachine) {
     this.machine = machine;
     this.qmpMonitor = new QmpMonitor(machine);
     this.qmpMonitor.hmp = (line) => this.hmp(line).output;
+  }
+
+  /** Whether `quit` was given, from HMP or QMP (the CLI ends the session). */
+  get quitRequested(): boolean {
+    return this.machine.runState === 'shutdown';
   }
 
   /** One `(qmp) {…}` line: the reply and the events raised since the previous one, in wire format. */
@@ -230,7 +233,6 @@ export class Monitor {
         return this.#info(s, out, line);
       case 'q':
         end();
-        this.quitRequested = true;
         m.quit();
         return false;
       case 'stop':
@@ -418,10 +420,10 @@ export class Monitor {
   /** print_block_info */
   #printBlockInfo(info: BlockInfo | undefined, inserted: BlockInfo['inserted']): string {
     let t = '';
-    if (info) {
+    if (info && info.device !== '') {
       t += info.device;
       if (inserted?.['node-name'] !== undefined) t += ` (${inserted['node-name']})`;
-    } else t += inserted?.['node-name'] ?? '<anonymous>';
+    } else t += inserted?.['node-name'] ?? info?.qdev ?? '<anonymous>';
     if (inserted) t += `: ${inserted.file} (${inserted.drv}${inserted.ro ? ', read-only' : ''}${inserted.encrypted ? ', encrypted' : ''})\n`;
     else t += ': [not inserted]\n';
     if (info) {

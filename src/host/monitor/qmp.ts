@@ -172,7 +172,12 @@ export function queryBlock(m: QemuMachine): BlockInfo[] {
       };
     }
     if (dev?.kind === 'scsi-cd') info.tray_open = dev.isTrayOpen();
-    if (dev && blk) info['io-status'] = blk.ioStatus;
+    // blk_iostatus_is_enabled: the device enabled it, and an error policy can stop the VM.
+    if (dev && blk) {
+      const werror = dev.werror ?? blk.werror;
+      const rerror = dev.rerror ?? blk.rerror;
+      if (werror === 'enospc' || werror === 'stop' || rerror === 'stop') info['io-status'] = blk.ioStatus;
+    }
     out.push(info);
   }
   return out;

@@ -224,6 +224,16 @@ export class Guest implements Kernel {
     this.shell = new Shell({ sys: this.sys, registry: this.registry, cwd: '/', env: { PATH: '/sbin:/usr/sbin:/bin:/usr/bin', HOME: '/root' } });
   }
 
+  /** Background work to wait for before the guest counts as idle (hot-plug handling …). */
+  track<T>(p: Promise<T>): Promise<T> {
+    this.#pending.add(p);
+    const done = (): void => {
+      this.#pending.delete(p);
+    };
+    p.then(done, done);
+    return p;
+  }
+
   printk(level: number, text: string): void {
     this.log.printk(level as LogLevel, text);
   }
@@ -402,7 +412,7 @@ export class Guest implements Kernel {
     for (let quiet = 0, spins = 0; quiet < 3 && spins < 1000; spins++) {
       await this.loop.runUntilIdle();
       await new Promise((r) => setImmediate(r));
-      quiet = this.loop.busy || this.udevd?.busy ? 0 : quiet + 1;
+      quiet = this.loop.busy || this.udevd?.busy || this.#pending.size > 0 ? 0 : quiet + 1;
     }
   }
 

@@ -6,6 +6,8 @@
 import type { SyncFs } from '../host/block/block-backend.ts';
 import type { FileProbe, HostFile } from '../host/blockdev.ts';
 import { QemuMachine } from '../host/machine.ts';
+import { Monitor } from '../host/monitor/hmp.ts';
+import { pciHotplugAdd, pciHotplugRemove } from '../kernel/pci_hotplug.ts';
 import { parseQemuArgs } from '../host/vl.ts';
 import type { MachineSpec } from '../host/vl.ts';
 import { FlatGuestMemory } from '../platform/guest_memory.ts';
@@ -70,6 +72,7 @@ export class Machine {
   readonly mem: FlatGuestMemory;
   readonly host: QemuMachine;
   readonly guestKernel: Guest;
+  readonly mon: Monitor;
   readonly #qemuLog: string[] = [];
   quit = false;
 
@@ -95,6 +98,15 @@ export class Machine {
     this.host = host;
     guest = new Guest({ loop: this.loop, mem: this.mem, pciBus: host.pci, nrCpus: spec.cpus, cmdline: spec.kernelCmdline ?? '' });
     this.guestKernel = guest;
+    const g = guest;
+    // PCI hot-plug reaches the guest as ACPI would tell it: a new function to scan, or a request to
+    // let one go, which the guest answers once its drivers released the function.
+    host.pciHotplug = {
+      plugged: (slot, fn) => void this.loop.after(latency, () => void g.track(pciHotplugAdd(g.pci, slot, fn))),
+      unplugRequest: (slot, fn, release) =>
+        void this.loop.after(latency, () => void g.track(pciHotplugRemove(g.pci, slot, fn).then(release))),
+    };
+    this.mon = new Monitor(host);
   }
 
   /** Builds a machine from QEMU's command-line arguments. */
@@ -141,26 +153,22 @@ export class Machine {
     return { stdout: r.stdout, stderr: r.stderr, rc: r.rc };
   }
 
-  /** One HMP command line (`info status`, `quit`, `system_reset` …). */
+  /** One HMP command line; the guest then handles whatever it caused (hot-plug events …). */
   async monitor(line: string): Promise<LineOutput> {
-    const cmd = line.trim();
-    if (cmd === 'quit' || cmd === 'q') {
-      this.quit = true;
-      return { stdout: '', stderr: '', rc: 0 };
-    }
-    if (cmd === 'info status') return { stdout: `VM status: ${this.host.runState === 'running' ? 'running' : `paused (${this.host.runState})`}\r\n`, stderr: '', rc: 0 };
-    if (cmd === 'system_reset') {
-      this.host.systemReset();
-      await this.guestKernel.settle();
-      return { stdout: '', stderr: '', rc: 0 };
-    }
-    const name = cmd.split(/\s+/)[0] ?? '';
-    return { stdout: `unknown command: '${name}'\r\n`, stderr: '', rc: 1 };
+    const r = this.mon.hmp(line);
+    if (this.mon.quitRequested) this.quit = true;
+    await this.guestKernel.settle();
+    return { stdout: r.output, stderr: '', rc: r.error ? 1 : 0 };
   }
 
+  /** One QMP command (JSON): its reply, then every event raised since the previous QMP line. */
   async qmp(json: string): Promise<LineOutput> {
-    void json;
-    return { stdout: '{"error": {"class": "CommandNotFound", "desc": "QMP is not available yet"}}\n', stderr: '', rc: 1 };
+    const r = this.mon.qmp(json);
+    if (this.mon.quitRequested) this.quit = true;
+    await this.guestKernel.settle();
+    const events = [...r.events, ...this.mon.drainEvents()];
+    const isError = r.reply.startsWith('{"error"');
+    return { stdout: [r.reply, ...events].map((l) => l + '\n').join(''), stderr: '', rc: isError ? 1 : 0 };
   }
 
   async shutdown(): Promise<void> {

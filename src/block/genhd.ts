@@ -463,8 +463,9 @@ function diskAttrs(d: Gendisk): AttrSpec[] {
     ro('capability', () => d.flags.toString(16)),
     { name: 'stat', mode: 0o444, show: () => formatStat(d.stats) },
     { name: 'inflight', mode: 0o444, show: () => formatInflight(d.stats) },
-    ro('events', () => d.events.join(' ')),
-    ro('events_async', () => ''),
+    // __disk_events_show: the names, then a newline only if there was any.
+    { name: 'events', mode: 0o444, show: () => (d.events.length ? `${d.events.join(' ')}\n` : '') },
+    { name: 'events_async', mode: 0o444, show: () => '' },
     {
       name: 'events_poll_msecs',
       mode: 0o644,

@@ -5,7 +5,7 @@
 
 import { Errno } from '../kernel/errno.ts';
 import { NS_PER_S } from '../sim/event_loop.ts';
-import { Device } from '../sysfs/core.ts';
+import { Device, powerUnsupported } from '../sysfs/core.ts';
 import { createBinFile, createFile, removeNode } from '../sysfs/kernfs.ts';
 import type { AttrSpec } from '../sysfs/kernfs.ts';
 import type { ScsiMod } from './scsi.ts';
@@ -314,6 +314,8 @@ export function hostDevices(mod: ScsiMod, hostNo: number, parent: Device): { gen
   gendev.devtype = 'scsi_host';
   const classdev = new Device(`host${hostNo}`, gendev);
   classdev.cls = mod.hostClass;
+  // The SCSI core enables asynchronous suspend for its own devices (device_enable_async_suspend).
+  classdev.power = { ...powerUnsupported(), async: 'enabled' };
   return { gendev, classdev };
 }
 
@@ -331,6 +333,7 @@ export function sdevDevices(mod: ScsiMod, target: ScsiTarget, lun: number): { ge
   gendev.devtype = 'scsi_device';
   const classdev = new Device(name, gendev);
   classdev.cls = mod.deviceClass;
+  classdev.power = { ...powerUnsupported(), async: 'enabled' };
   return { gendev, classdev };
 }
 

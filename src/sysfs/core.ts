@@ -93,9 +93,9 @@ export class Device {
   }
 }
 
-/** Default runtime-PM state for a plain device that never enabled runtime PM. */
+/** Default runtime-PM state for a plain device that never enabled runtime PM (async suspend off). */
 export function powerUnsupported(): PowerInfo {
-  return { enabled: 'disabled', status: 'unsupported', control: 'auto', autosuspendDelayMs: undefined, usage: 0, async: 'enabled', activeSince: undefined };
+  return { enabled: 'disabled', status: 'unsupported', control: 'auto', autosuspendDelayMs: undefined, usage: 0, async: 'disabled', activeSince: undefined };
 }
 
 export class DeviceModel {

@@ -105,12 +105,16 @@ export function createBinFile(dir: DirNode, spec: BinAttrSpec): FileNode {
   return dir.add(new FileNode(spec.name, spec.mode, clock(), SYSFS_DEV, ops, spec.size));
 }
 
-/** Relative path from directory `from` to node `to` (both absolute), as sysfs link targets are written. */
+/**
+ * Relative path from directory `from` to node `to` (both absolute), as sysfs link targets are written
+ * (kernfs_get_target_path): the common ancestor is searched among the target's parents, so a link
+ * to an ancestor still names it (`device -> ../../../host0`).
+ */
 export function relativePath(from: string, to: string): string {
   const a = from.split('/').filter(Boolean);
   const b = to.split('/').filter(Boolean);
   let i = 0;
-  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  while (i < a.length && i < b.length - 1 && a[i] === b[i]) i++;
   const ups = a.slice(i).map(() => '..');
   return [...ups, ...b.slice(i)].join('/') || '.';
 }

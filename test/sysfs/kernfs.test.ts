@@ -87,3 +87,11 @@ describe('kernfs through the VFS', () => {
     expect(sys.size()).toBe(0);
   });
 });
+
+describe('relativePath', () => {
+  it('names an ancestor target by going up past it, as kernfs does', () => {
+    expect(relativePath('/sys/devices/v/host0/scsi_host/host0', '/sys/devices/v/host0')).toBe('../../../host0');
+    expect(relativePath('/sys/devices/t/0:0:0:0/block/sda', '/sys/devices/t/0:0:0:0')).toBe('../../../0:0:0:0');
+    expect(relativePath('/sys/devices/t/0:0:0:0', '/sys/devices/t/0:0:0:0/scsi_generic/sg0')).toBe('scsi_generic/sg0');
+  });
+});

@@ -111,7 +111,8 @@ describe('sd probe', () => {
       const fd = await m.sys.open(p, O_RDONLY);
       const v = new TextDecoder().decode(await m.sys.read(fd, 4096));
       await m.sys.close(fd);
-      expect({ p, v }).toEqual({ p, v: `${e.v}\n` });
+      // The capture drops one trailing newline; an empty value stands for an empty file, as golden-replay reads it.
+      expect({ p, v }).toEqual({ p, v: e.v === "" ? "" : `${e.v}\n` });
       compared++;
     }
     expect(compared).toBeGreaterThan(80);

@@ -34,6 +34,10 @@ import { Vfs } from '../kernel/vfs.ts';
 import { SgDriver } from '../highlevel/sg.ts';
 import { SdDriver } from '../highlevel/sd.ts';
 import { SrDriver } from '../highlevel/sr.ts';
+import { StDriver } from '../highlevel/st.ts';
+import { Bsg, ScsiBsg } from '../block/bsg.ts';
+import { modParamVars, moduleParamFiles } from '../kernel/modparams.ts';
+import type { ModParamVars } from '../kernel/modparams.ts';
 import { blockLayer, procPartitions } from '../block/genhd.ts';
 import { isofsMount } from '../kernel/isofs.ts';
 import { Udevd } from '../udev/udevd.ts';
@@ -47,7 +51,7 @@ import type { PciBus } from '../platform/pci_bus.ts';
 import type { EventLoop } from '../sim/event_loop.ts';
 import { NS_PER_S } from '../sim/event_loop.ts';
 import { Device, DeviceModel } from '../sysfs/core.ts';
-import { createFile, createLink, setSysfsClock, sysfsRoot } from '../sysfs/kernfs.ts';
+import { createFiles, createLink, setSysfsClock, sysfsRoot } from '../sysfs/kernfs.ts';
 import { createBusyboxRegistry } from '../shell/busybox.ts';
 import type { CommandRegistry } from '../shell/registry.ts';
 import { Shell } from '../shell/sh.ts';
@@ -134,6 +138,9 @@ export class Guest implements Kernel {
   sd: SdDriver | null = null;
   sr: SrDriver | null = null;
   udevd: Udevd | null = null;
+  readonly bsg: Bsg;
+  scsiBsg: ScsiBsg | null = null;
+  #modVars: ModParamVars | null = null;
   readonly #loaded = new Set<string>();
   readonly registry: CommandRegistry;
   readonly shell: Shell;
@@ -214,6 +221,8 @@ export class Guest implements Kernel {
     this.vfs.setDeviceOpener((kind, major, minor, flags) => this.devs.open(kind, major, minor, flags));
     for (const [major, name] of PLATFORM_CHRDEVS) this.devs.registerChrdev(major, name);
     for (const [major, name] of PLATFORM_BLKDEVS) this.devs.registerBlkdev(major, name);
+    // bsg is built in: it takes the next dynamic char major once the platform's are taken (248).
+    this.bsg = Bsg.init(this);
     this.#procFiles();
     this.#wireSysfsHooks();
     this.registry = createBusyboxRegistry();
@@ -297,14 +306,23 @@ export class Guest implements Kernel {
     vdev.sysdev = dev;
   }
 
-  /** /sys/module/<name> with its parameters, and the driver dirs' `module` links. */
-  #moduleDir(name: string, params: ReadonlyArray<readonly [string, () => string, number]>): void {
+  /** /sys/module/<name> with its parameters (the table in kernel/modparams.ts). */
+  #moduleDir(name: string): DirNode {
     const mods = this.dm.sys.get('module') as DirNode;
     const m = mods.mkdir(name);
-    if (params.length) {
-      const p = m.mkdir('parameters');
-      for (const [n, show, mode] of params) createFile(p, { name: n, mode, show: () => `${show()}\n` });
+    if (this.scsi) {
+      this.#modVars ??= modParamVars(this.scsi.params);
+      const files = moduleParamFiles(name, { scsiMod: this.scsi.params, vars: this.#modVars });
+      if (files.length) createFiles(m.mkdir('parameters'), files);
     }
+    return m;
+  }
+
+  /** The driver's directory on the scsi bus with its `module` link (driver_register + module_add_driver). */
+  #scsiDriverDir(driver: string, module: string): void {
+    const drv = this.dm.driver(this.dm.bus('scsi'), driver);
+    const mod = (this.dm.sys.get('module') as DirNode).get(module);
+    if (mod) createLink(drv.dir, 'module', mod);
   }
 
   /** insmod/modprobe of one of the modules the guest knows (loading one twice is a no-op, as modprobe). */
@@ -316,27 +334,21 @@ export class Guest implements Kernel {
         this.pci.firmwareInit();
         this.pci.scanBus();
         await this.pci.registerDriver(virtioPciDriver({ mem: this.mem, dma: this.pages, irq: this.irq, virtio: this.virtio, log: this.log }));
-        this.#moduleDir('virtio_pci', []);
+        this.#moduleDir('virtio_pci');
         return;
       }
       case 'scsi_mod': {
         if (this.scsi) return;
         this.scsi = new ScsiMod(this);
-        const p = this.scsi.params;
-        this.#moduleDir('scsi_mod', [
-          ['default_dev_flags', () => String(p.defaultDevFlags), 0o644],
-          ['eh_deadline', () => String(p.ehDeadline), 0o644],
-          ['inq_timeout', () => String(p.inqTimeout), 0o644],
-          ['max_luns', () => String(p.maxLuns), 0o644],
-          ['scan', () => p.scan, 0o644],
-          ['scsi_logging_level', () => String(p.scsiLoggingLevel), 0o644],
-        ]);
+        this.#moduleDir('scsi_mod');
+        // scsi_mod registers bsg for every LU it makes visible (scsi_sysfs_add_sdev).
+        this.scsiBsg = ScsiBsg.register(this.scsi, this.bsg);
         return;
       }
       case 'virtio_scsi': {
         if (!this.scsi) await this.loadModule('scsi_mod');
         await this.virtio.registerVirtioDriver(virtioScsiDriver(this.scsi!));
-        this.#moduleDir('virtio_scsi', []);
+        this.#moduleDir('virtio_scsi');
         const drvDir = this.dm.driver(this.dm.bus('virtio'), 'virtio_scsi').dir;
         createLink(drvDir, 'module', (this.dm.sys.get('module') as DirNode).get('virtio_scsi')!);
         for (const pdev of this.pci.devices) this.pciSysfs.msiIrqs(pdev, pdev.msixIrqs);
@@ -345,34 +357,41 @@ export class Guest implements Kernel {
       case 'sg': {
         if (!this.scsi) await this.loadModule('scsi_mod');
         this.sg = SgDriver.register(this.scsi!);
+        // The kernel adds bsg after the class interfaces; keep it last in the interface list.
+        this.scsiBsg?.keepLast();
         for (const sdev of this.scsi!.hosts.flatMap((h) => h.devices)) if (sdev.isVisible) this.sg.addDev(sdev);
-        this.#moduleDir('sg', [
-          ['allow_dio', () => '0', 0o644],
-          ['def_reserved_size', () => '32768', 0o644],
-          ['scatter_elem_sz', () => '32768', 0o644],
-        ]);
+        this.#moduleDir('sg');
         return;
       }
       case 'sd_mod': {
         if (!this.scsi) await this.loadModule('scsi_mod');
+        this.#moduleDir('sd_mod');
         this.sd = SdDriver.register(this.scsi!);
-        this.#moduleDir('sd_mod', []);
+        this.#scsiDriverDir('sd', 'sd_mod');
         return;
       }
       case 'cdrom': {
-        this.#moduleDir('cdrom', []);
+        this.#moduleDir('cdrom');
         return;
       }
       case 'sr_mod': {
         if (!this.scsi) await this.loadModule('scsi_mod');
         await this.loadModule('cdrom');
+        this.#moduleDir('sr_mod');
         this.sr = SrDriver.register(this.scsi!);
-        this.#moduleDir('sr_mod', []);
+        this.#scsiDriverDir('sr', 'sr_mod');
+        return;
+      }
+      case 'st': {
+        if (!this.scsi) await this.loadModule('scsi_mod');
+        this.#moduleDir('st');
+        StDriver.register(this.scsi!);
+        this.#scsiDriverDir('st', 'st');
         return;
       }
       case 'isofs': {
         this.vfs.registerFilesystem('iso9660', isofsMount({ openDevice: (n, f) => this.vfs.openNode(n, f), printk: (l, t) => this.printk(l, t) }));
-        this.#moduleDir('isofs', []);
+        this.#moduleDir('isofs');
         return;
       }
       default:
@@ -420,7 +439,7 @@ export class Guest implements Kernel {
   async boot(): Promise<void> {
     this.printk(KERN.NOTICE, `Linux version ${KERNEL_RELEASE} (debian-kernel@lists.debian.org) ${KERNEL_VERSION}`);
     this.printk(KERN.INFO, `Command line: ${this.cmdline}`);
-    for (const m of ['virtio_pci', 'scsi_mod', 'virtio_scsi', 'sg', 'sd_mod', 'sr_mod']) {
+    for (const m of ['virtio_pci', 'scsi_mod', 'virtio_scsi', 'sg', 'sd_mod', 'sr_mod', 'st']) {
       await this.loadModule(m);
       await this.settle();
     }

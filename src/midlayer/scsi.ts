@@ -49,6 +49,8 @@ export class ScsiMod {
   readonly drivers: ScsiDriver[] = [];
   readonly interfaces: ScsiInterface[] = [];
   readonly #hostIds = new Set<number>();
+  /** Completes when every asynchronous host scan started so far has published its LUs (FIFO). */
+  asyncScans: Promise<void> = Promise.resolve();
   /** Async work (probes, scans) the guest is still doing; the machine waits for it to settle. */
   readonly pending = new Set<Promise<unknown>>();
 

@@ -478,13 +478,23 @@ export async function scanHost(mod: ScsiMod, host: ScsiHost): Promise<void> {
   const mode = mod.params.scan;
   if (mode === 'none' || mode === 'manual') return;
   if (mode === 'async') {
+    // scsi_prep_async_scan / scsi_finish_async_scan: hosts scan in parallel but publish their LUs in
+    // the order their scans started (FIFO), so host0's devices appear before host1's.
+    const earlier = mod.asyncScans;
+    let finished!: () => void;
+    mod.asyncScans = new Promise((r) => (finished = r));
     host.asyncScan = true;
     try {
       await scanHostSelected(mod, host, SCAN_WILD_CARD, SCAN_WILD_CARD, SCAN_WILD_CARD, 'initial');
+      await earlier;
     } finally {
       host.asyncScan = false;
     }
-    for (const sdev of [...host.devices]) if (sdev.state === 'running' && !sdev.isVisible) await sysfsAddSdev(mod, sdev);
+    try {
+      for (const sdev of [...host.devices]) if (sdev.state === 'running' && !sdev.isVisible) await sysfsAddSdev(mod, sdev);
+    } finally {
+      finished();
+    }
     return;
   }
   await scanHostSelected(mod, host, SCAN_WILD_CARD, SCAN_WILD_CARD, SCAN_WILD_CARD, 'initial');

@@ -72,6 +72,8 @@ export interface Syscalls {
   lseek(fd: number, offset: number, whence: 0 | 1 | 2): Promise<number>;
   fstat(fd: number): Promise<Stat>;
   fsync(fd: number): Promise<void>;
+  /** sync(2): writes back every dirty buffer (optional until the kernel implements it). */
+  sync?(): Promise<void>;
   /** ioctl with a typed argument object (SG_IO's sg_io_hdr, BLKGETSIZE64, MTIOCTOP …); returns the result object. */
   ioctl(fd: number, request: number, arg?: unknown): Promise<unknown>;
   mkdir(path: string, mode?: number): Promise<void>;

@@ -189,3 +189,16 @@ export const latin1 = (b: Uint8Array): string => {
   for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, i + 8192));
   return s;
 };
+
+/** bb_show_usage: the applet's one-line usage on stderr (this busybox has no verbose usage); exit 1. */
+export async function showUsage(p: Process, applet: string, trivial: string): Promise<number> {
+  await err(p, `BusyBox v1.36.1 multi-call binary.\n\nUsage: ${applet}${trivial === '' ? '' : ` ${trivial}`}\n`);
+  return 1;
+}
+
+/** xatoi_positive / xatou: a decimal number or busybox's `invalid number` (null). */
+export async function positiveArg(p: Process, prog: string, s: string): Promise<number | null> {
+  if (/^\d+$/.test(s) && Number(s) <= 0x7fffffff) return Number(s);
+  await err(p, `${prog}: invalid number '${s}'\n`);
+  return null;
+}

@@ -36,6 +36,12 @@ import { statMain } from './stat.ts';
 import { makeSh, makeSu } from './su.ts';
 import { tailMain } from './tail.ts';
 import { wcMain } from './wc.ts';
+import { blockdevMain } from './blockdev.ts';
+import { fdiskMain } from './fdisk.ts';
+import { hexdumpMain } from './hexdump.ts';
+import { insmodMain, lsmodMain, modprobeMain, rmmodMain } from './modutils.ts';
+import { syncMain } from './sync.ts';
+import { unameMain } from './uname.ts';
 
 const named = (fn: (p: Process, prog: string) => Promise<number>, prog: string) => (p: Process) => fn(p, prog);
 
@@ -82,5 +88,24 @@ export function createBusyboxRegistry(): CommandRegistry {
   bin('sh', makeSh(r));
   bin('ash', makeSh(r));
   bin('su', makeSu(r));
+  registerStorageTools(r);
+  return r;
+}
+
+/** The block-device and module applets (blockdev, fdisk, modprobe …), also for registries built elsewhere. */
+export function registerStorageTools(r: CommandRegistry): CommandRegistry {
+  const bin = (name: string, run: (p: Process) => Promise<number>): void => {
+    r.addCommand(name, run);
+  };
+  bin('blockdev', blockdevMain);
+  bin('fdisk', fdiskMain);
+  bin('modprobe', modprobeMain);
+  bin('insmod', insmodMain);
+  bin('rmmod', rmmodMain);
+  bin('lsmod', lsmodMain);
+  bin('uname', unameMain);
+  bin('sync', syncMain);
+  bin('hexdump', named(hexdumpMain, 'hexdump'));
+  bin('hd', named(hexdumpMain, 'hd'));
   return r;
 }

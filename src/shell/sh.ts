@@ -20,7 +20,7 @@ import { O_APPEND, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IFDIR, S_IFMT
 import type { Command, InputStream, OutputStream, Process } from './process.ts';
 import type { CommandRegistry } from './registry.ts';
 import { BytesChannel, KernelChannel, LineRecord, Pipe, RecordChannel, SigPipe } from './sh_io.ts';
-import type { Channel } from './sh_io.ts';
+import type { Channel, LineResult } from './sh_io.ts';
 import type { Arith, Cmd, Redir, Stmt, Word, WordPart } from './sh_parse.ts';
 import { ShSyntaxError, parseScript } from './sh_parse.ts';
 import { echoMain, printfMain, testMain } from './builtins.ts';
@@ -28,11 +28,7 @@ import { normalizePath, resolvePath } from './applet.ts';
 
 export { isIncomplete } from './sh_parse.ts';
 
-export interface LineResult {
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly rc: number;
-}
+export type { LineResult } from './sh_io.ts';
 
 interface State {
   vars: Map<string, string>;
@@ -175,10 +171,10 @@ export class Shell {
   }
 
   /** Output that background jobs wrote while no line was running (taken once). */
-  takePendingOutput(): { stdout: string; stderr: string } {
+  takePendingOutput(): { stdout: string; stderr: string; tty: string } {
     const r = this.#pending;
     this.#pending = new LineRecord();
-    return { stdout: r.stdout, stderr: r.stderr };
+    return { stdout: r.stdout, stderr: r.stderr, tty: r.tty };
   }
 
   #currentRecord(): LineRecord {
@@ -188,10 +184,8 @@ export class Shell {
   /** Runs one command line (possibly several lines of a compound command) and returns its record. */
   async run(line: string): Promise<LineResult> {
     const rec = new LineRecord();
-    const pend = this.takePendingOutput();
-    rec.stdout = pend.stdout;
-    rec.stderr = pend.stderr;
-    if (this.#exited !== null) return { stdout: rec.stdout, stderr: rec.stderr, rc: this.#exited };
+    rec.prepend(this.takePendingOutput());
+    if (this.#exited !== null) return rec.result(this.#exited);
     this.#active.push(rec);
     const ctx: Ctx = {
       st: this.#st,
@@ -213,10 +207,10 @@ export class Shell {
         if (!(e instanceof ShSyntaxError)) throw e;
         rec.append('stderr', `sh: syntax error: ${ashSyntaxText(e)}\n`);
         this.#st.status = 2;
-        return { stdout: rec.stdout, stderr: rec.stderr, rc: 2 };
+        return rec.result(2);
       }
       await this.#guard(ctx, () => this.#list(stmts, ctx));
-      return { stdout: rec.stdout, stderr: rec.stderr, rc: this.#st.status };
+      return rec.result(this.#st.status);
     } finally {
       this.#active.splice(this.#active.indexOf(rec), 1);
     }

@@ -44,13 +44,56 @@ async function readAllFrom(ch: { read(n: number): Promise<Uint8Array> }): Promis
   return out;
 }
 
+/** What one command line produced: each stream alone, and both as a terminal showed them. */
+export interface LineResult {
+  readonly stdout: string;
+  readonly stderr: string;
+  /** stdout and stderr interleaved in the order they were written (background jobs included). */
+  readonly tty: string;
+  readonly rc: number;
+}
+
+/**
+ * A finished line's record. `tty` is an accessor rather than an own field so the record's own
+ * enumerable shape stays `{stdout, stderr, rc}`: code that spreads or deep-compares records keeps
+ * working, and whoever wants the terminal view asks for it by name.
+ */
+class FinishedLine implements LineResult {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly rc: number;
+  readonly #tty: string;
+  constructor(stdout: string, stderr: string, tty: string, rc: number) {
+    this.stdout = stdout;
+    this.stderr = stderr;
+    this.rc = rc;
+    this.#tty = tty;
+  }
+  get tty(): string {
+    return this.#tty;
+  }
+}
+
 /** Text collected for one command line (or for output written between lines). */
 export class LineRecord {
   stdout = '';
   stderr = '';
+  /** Both streams in write order, as a terminal attached to fds 1 and 2 would show them. */
+  tty = '';
   readonly #dec = { stdout: new TextDecoder(), stderr: new TextDecoder() };
   append(which: 'stdout' | 'stderr', data: string | Uint8Array): void {
-    this[which] += typeof data === 'string' ? data : this.#dec[which].decode(data, { stream: true });
+    const text = typeof data === 'string' ? data : this.#dec[which].decode(data, { stream: true });
+    this[which] += text;
+    this.tty += text;
+  }
+  /** Moves text written earlier (between lines) in front of this record's own. */
+  prepend(earlier: { readonly stdout: string; readonly stderr: string; readonly tty: string }): void {
+    this.stdout = earlier.stdout + this.stdout;
+    this.stderr = earlier.stderr + this.stderr;
+    this.tty = earlier.tty + this.tty;
+  }
+  result(rc: number): LineResult {
+    return new FinishedLine(this.stdout, this.stderr, this.tty, rc);
   }
 }
 

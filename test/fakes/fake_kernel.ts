@@ -22,6 +22,37 @@ import {
   S_IFREG,
 } from '../../src/kernel/syscalls.ts';
 import type { EventLoop } from '../../src/sim/event_loop.ts';
+import {
+  BLKBSZGET,
+  BLKFLSBUF,
+  BLKGETSIZE,
+  BLKGETSIZE64,
+  BLKPBSZGET,
+  BLKRAGET,
+  BLKRASET,
+  BLKROGET,
+  BLKROSET,
+  BLKRRPART,
+  BLKSSZGET,
+  HDIO_GETGEO,
+} from '../../src/kernel/uapi/fs.ts';
+import type { HdGeometry } from '../../src/kernel/uapi/fs.ts';
+
+/** What the block ioctls of a fake block device answer (defaults: a 512-byte-sector disk). */
+export interface BlockProps {
+  logicalBlockSize?: number;
+  physicalBlockSize?: number;
+  ro?: boolean;
+  /** BLKRAGET, in 512-byte sectors (256 = 128 KiB). */
+  readAheadSectors?: number;
+  /** HDIO_GETGEO's answer; absent: ENOTTY, as a driver without getgeo. */
+  geometry?: HdGeometry;
+  /** BLKRRPART fails with this errno (e.g. EBUSY). */
+  rereadError?: 'EBUSY' | 'EINVAL';
+  /** Counts of BLKRRPART / BLKFLSBUF calls that succeeded. */
+  rereads?: number;
+  flushes?: number;
+}
 
 interface Attr {
   show?: () => string;
@@ -54,7 +85,10 @@ interface World {
   /** Device numbers of char/block nodes, by inode number. */
   readonly rdev: Map<number, [number, number]>;
   /** Contents of block devices, by inode number, and sectors that fail with EIO. */
-  readonly blockData: Map<number, { data: Uint8Array; bad?: (offset: number, length: number) => boolean }>;
+  readonly blockData: Map<number, { data: Uint8Array; bad?: (offset: number, length: number) => boolean; props?: BlockProps }>;
+  /** Module names the fake's init_module knows, and the loaded ones with their parameters. */
+  readonly knownModules: Set<string>;
+  readonly loadedModules: Map<string, string>;
   readonly fds: Map<number, OpenFile>;
   readonly log: string[];
   nextIno: number;
@@ -84,7 +118,7 @@ export class FakeKernel implements Syscalls {
       return;
     }
     const root = newNode(1, S_IFDIR | 0o755, null, 0);
-    this.#w = { loop, epoch: opts.epoch ?? 1_700_000_000, root, rdev: new Map(), blockData: new Map(), fds: new Map(), log: [], nextIno: 2, nextFd: 3, umask: 0o022 };
+    this.#w = { loop, epoch: opts.epoch ?? 1_700_000_000, root, rdev: new Map(), blockData: new Map(), knownModules: new Set(), loadedModules: new Map(), fds: new Map(), log: [], nextIno: 2, nextFd: 3, umask: 0o022 };
     root.parent = root;
     this.mkdirp('/dev');
     this.mknod('/dev/null', 'c', 1, 3, { mode: 0o666 });
@@ -146,6 +180,27 @@ export class FakeKernel implements Syscalls {
     this.mknod(path, 'b', major, minor);
     const n = this.#lookup(path, false);
     this.#w.blockData.set(n.ino, bad ? { data, bad } : { data });
+  }
+
+  /** Sets what the block ioctls of the block device at `path` answer; returns the live record. */
+  blockProps(path: string, props: BlockProps): BlockProps {
+    const b = this.#w.blockData.get(this.#lookup(path, true).ino);
+    if (!b) throw new Error(`not a fake block device: ${path}`);
+    b.props = props;
+    return props;
+  }
+
+  /** Modules init_module accepts; /proc/modules lists the loaded ones (Linux's format). */
+  moduleTable(names: readonly string[]): void {
+    for (const n of names) this.#w.knownModules.add(n);
+    this.attribute('/proc/modules', {
+      show: () => [...this.#w.loadedModules.keys()].map((n) => `${n} 16384 0 - Live 0x0000000000000000\n`).join(''),
+    });
+  }
+
+  /** Loaded modules and the parameters each was given. */
+  get modules(): ReadonlyMap<string, string> {
+    return this.#w.loadedModules;
   }
 
   /** A sysfs-like attribute: content from `show`, writes go to `store` (which may throw an Errno). */
@@ -369,9 +424,45 @@ export class FakeKernel implements Syscalls {
   async fsync(fd: number): Promise<void> {
     this.#file(fd);
   }
-  async ioctl(fd: number): Promise<unknown> {
-    this.#file(fd);
-    throw new Errno('ENOTTY');
+  async ioctl(fd: number, request: number, arg?: unknown): Promise<unknown> {
+    const f = this.#file(fd);
+    const b = this.#w.blockData.get(f.node.ino);
+    if (!b) throw new Errno('ENOTTY');
+    const pr = (b.props ??= {});
+    switch (request) {
+      case BLKGETSIZE64:
+        return b.data.length;
+      case BLKGETSIZE:
+        return Math.floor(b.data.length / 512);
+      case BLKSSZGET:
+        return pr.logicalBlockSize ?? 512;
+      case BLKPBSZGET:
+        return pr.physicalBlockSize ?? pr.logicalBlockSize ?? 512;
+      case BLKBSZGET:
+        return 4096;
+      case BLKROGET:
+        return pr.ro ? 1 : 0;
+      case BLKROSET:
+        pr.ro = Number(arg) !== 0;
+        return 0;
+      case BLKRAGET:
+        return pr.readAheadSectors ?? 256;
+      case BLKRASET:
+        pr.readAheadSectors = Number(arg);
+        return 0;
+      case BLKFLSBUF:
+        pr.flushes = (pr.flushes ?? 0) + 1;
+        return 0;
+      case BLKRRPART:
+        if (pr.rereadError) throw new Errno(pr.rereadError);
+        pr.rereads = (pr.rereads ?? 0) + 1;
+        return 0;
+      case HDIO_GETGEO:
+        if (!pr.geometry) throw new Errno('ENOTTY');
+        return { ...pr.geometry };
+      default:
+        throw new Errno('ENOTTY');
+    }
   }
   async mkdir(path: string, mode = 0o777): Promise<void> {
     const { dir, name } = this.#parentOf(path);
@@ -420,11 +511,14 @@ export class FakeKernel implements Syscalls {
   async syslog(): Promise<string[]> {
     return [...this.#w.log];
   }
-  async initModule(): Promise<void> {
-    throw new Errno('ENOENT');
+  async initModule(name: string, params: string): Promise<void> {
+    if (!this.#w.knownModules.has(name)) throw new Errno('ENOENT');
+    if (this.#w.loadedModules.has(name)) throw new Errno('EEXIST');
+    this.#w.loadedModules.set(name, params);
   }
-  async deleteModule(): Promise<void> {
-    throw new Errno('ENOENT');
+  async deleteModule(name: string): Promise<void> {
+    if (!this.#w.loadedModules.has(name)) throw new Errno('ENOENT');
+    this.#w.loadedModules.delete(name);
   }
   nanosleep(ns: number): Promise<void> {
     return new Promise((resolve) => this.#w.loop.after(ns, resolve));

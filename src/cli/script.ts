@@ -8,6 +8,8 @@ export interface RecordResult {
   readonly stdout: string;
   readonly stderr: string;
   readonly rc: number;
+  /** Both streams in write order; when absent the transcript shows stdout, then stderr. */
+  readonly tty?: string;
 }
 
 export type RecordKind = 'guest' | 'monitor' | 'qmp';
@@ -48,11 +50,11 @@ export function splitScript(script: string, isIncomplete: (text: string) => bool
   return out;
 }
 
-/** The terminal rendering: the prompt and command, then what it printed (stdout, then stderr). */
+/** The terminal rendering: the prompt and command, then what it printed in the order it was written. */
 export function transcript(r: RecordResult): string {
   const prompt = r.cmd.startsWith('(qemu)') || r.cmd.startsWith('(qmp)') ? '' : '# ';
   const shown = prompt + r.cmd.split('\n').join('\n> ');
-  return `${shown}\n${r.stdout}${r.stderr}`;
+  return `${shown}\n${r.tty ?? r.stdout + r.stderr}`;
 }
 
 export function jsonLine(r: RecordResult): string {

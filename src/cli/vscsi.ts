@@ -58,7 +58,7 @@ export function parseCli(argv: readonly string[]): CliParse {
 
 async function runRecord(m: Machine, rec: ScriptRecord): Promise<RecordResult> {
   const r = rec.kind === 'guest' ? await m.guest(rec.body) : rec.kind === 'monitor' ? await m.monitor(rec.body) : await m.qmp(rec.body);
-  return { cmd: rec.text, ...r };
+  return { cmd: rec.text, stdout: r.stdout, stderr: r.stderr, rc: r.rc, tty: r.tty };
 }
 
 export async function main(argv: readonly string[], io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }): Promise<number> {

@@ -214,8 +214,13 @@ export class Guest implements Kernel {
       uptime: () => o.loop.now() / NS_PER_S,
       sleep: (ns) => new Promise((r) => o.loop.after(ns, r)),
       syslog: () => this.log.records.map((r) => formatDmesgLine(r)),
-      initModule: (name) => this.loadModule(name),
-      deleteModule: () => Promise.reject(new Errno('EBUSY')),
+      // do_init_module ends with async_synchronize_full(): modprobe returns after the driver's
+      // asynchronous probes (sd) have finished.
+      initModule: async (name) => {
+        await this.loadModule(name);
+        while (this.scsi && this.scsi.pending.size > 0) await Promise.allSettled([...this.scsi.pending]);
+      },
+      deleteModule: (name) => this.unloadModule(name),
       uname: () => ({ sysname: 'Linux', nodename: '(none)', release: KERNEL_RELEASE, version: KERNEL_VERSION, machine: 'x86_64' }),
     });
     this.vfs.setDeviceOpener((kind, major, minor, flags) => this.devs.open(kind, major, minor, flags));
@@ -263,6 +268,7 @@ export class Guest implements Kernel {
     this.proc.addFile('filesystems', () => 'nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\n');
     this.proc.addFile('partitions', () => procPartitions(this));
     this.proc.addFile('mounts', () => this.vfs.procMounts());
+    this.proc.addFile('modules', () => this.#procModules());
   }
 
   /** Publishes PCI functions and virtio devices in sysfs as the driver core does. */
@@ -398,6 +404,68 @@ export class Guest implements Kernel {
         this.#loaded.delete(name);
         throw new Errno('ENOENT');
     }
+  }
+
+  /** Unbinds an upper-level driver from every LU it holds (driver_detach), as rmmod does. */
+  async #detachScsiDriver(name: string): Promise<void> {
+    const mod = this.scsi;
+    if (!mod) return;
+    const drv = mod.drivers.find((d) => d.name === name);
+    if (!drv) return;
+    for (const sdev of mod.hosts.flatMap((h) => h.devices)) {
+      if (sdev.driver?.name !== name) continue;
+      await drv.remove(sdev);
+      this.dm.unbind(sdev.sdevGendev);
+      sdev.driver = null;
+    }
+  }
+
+  /** delete_module: the modules of the SCSI stack can go and come back (modprobe -r / modprobe). */
+  async unloadModule(name: string): Promise<void> {
+    if (!this.#loaded.has(name)) throw new Errno('ENOENT');
+    const mods = this.dm.sys.get('module') as DirNode;
+    switch (name) {
+      case 'sd_mod':
+        await this.#detachScsiDriver('sd');
+        this.sd?.unregister();
+        this.sd = null;
+        break;
+      case 'sr_mod':
+        await this.#detachScsiDriver('sr');
+        this.sr?.unregister();
+        this.sr = null;
+        break;
+      case 'sg':
+        this.sg?.unregister();
+        this.sg = null;
+        break;
+      case 'virtio_scsi': {
+        const drv = this.virtio.drivers.find((d) => d.name === 'virtio_scsi');
+        if (drv) await this.virtio.unregisterVirtioDriver(drv);
+        break;
+      }
+      case 'isofs':
+      case 'cdrom':
+      case 'st':
+        break;
+      default:
+        // scsi_mod and virtio_pci hold everything else up.
+        throw new Errno('EBUSY');
+    }
+    if (name === 'sd_mod' || name === 'sr_mod' || name === 'st') {
+      const drvDir = (this.dm.bus('scsi').drivers.get(name === 'sd_mod' ? 'sd' : name === 'sr_mod' ? 'sr' : 'st'));
+      if (drvDir) this.dm.bus('scsi').drivers.remove(drvDir.name);
+    }
+    mods.remove(name);
+    this.#loaded.delete(name);
+  }
+
+  /** /proc/modules: name, size, use count, dependencies, state, address (as lsmod reads it). */
+  #procModules(): string {
+    return [...this.#loaded]
+      .reverse()
+      .map((m) => `${m} 16384 0 - Live 0x0000000000000000\n`)
+      .join('');
   }
 
   /** systemd-udevd starts, then `udevadm trigger` and `udevadm settle`, as the captured /init does. */

@@ -34,6 +34,8 @@ export interface LineOutput {
   readonly stdout: string;
   readonly stderr: string;
   readonly rc: number;
+  /** Both streams in the order they were written, as a terminal shows them. */
+  readonly tty: string;
 }
 
 export type CreateResult =
@@ -148,9 +150,9 @@ export class Machine {
     await this.loop.runUntilIdle(() => done);
     if (!done) await this.loop.runUntilIdle(() => done);
     await this.guestKernel.settle();
-    if (!done) return { stdout: '', stderr: '', rc: 0 };
+    if (!done) return { stdout: '', stderr: '', rc: 0, tty: '' };
     const r = await run;
-    return { stdout: r.stdout, stderr: r.stderr, rc: r.rc };
+    return { stdout: r.stdout, stderr: r.stderr, rc: r.rc, tty: r.tty };
   }
 
   /** One HMP command line; the guest then handles whatever it caused (hot-plug events …). */
@@ -158,7 +160,7 @@ export class Machine {
     const r = this.mon.hmp(line);
     if (this.mon.quitRequested) this.quit = true;
     await this.guestKernel.settle();
-    return { stdout: r.output, stderr: '', rc: r.error ? 1 : 0 };
+    return { stdout: r.output, stderr: '', rc: r.error ? 1 : 0, tty: r.output };
   }
 
   /** One QMP command (JSON): its reply, then every event raised since the previous QMP line. */
@@ -168,7 +170,8 @@ export class Machine {
     await this.guestKernel.settle();
     const events = [...r.events, ...this.mon.drainEvents()];
     const isError = r.reply.startsWith('{"error"');
-    return { stdout: [r.reply, ...events].map((l) => l + '\n').join(''), stderr: '', rc: isError ? 1 : 0 };
+    const stdout = [r.reply, ...events].map((l) => l + '\n').join('');
+    return { stdout, stderr: '', rc: isError ? 1 : 0, tty: stdout };
   }
 
   async shutdown(): Promise<void> {

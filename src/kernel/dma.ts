@@ -53,10 +53,14 @@ export class DmaAllocator {
       const a = Math.ceil(r.start / al) * al;
       if (a + len > r.start + r.size) continue;
       const tail = r.start + r.size - (a + len);
-      const pieces: Range[] = [];
-      if (a > r.start) pieces.push({ start: r.start, size: a - r.start });
-      if (tail > 0) pieces.push({ start: a + len, size: tail });
-      this.#free.splice(i, 1, ...pieces);
+      // Carve [a, a+len) out of r in place: the head stays in r, a tail becomes a new range.
+      if (a > r.start) {
+        r.size = a - r.start;
+        if (tail > 0) this.#free.splice(i + 1, 0, { start: a + len, size: tail });
+      } else if (tail > 0) {
+        r.start = a + len;
+        r.size = tail;
+      } else this.#free.splice(i, 1);
       this.#blocks.set(a, len);
       this.#inUse += len;
       this.#mem.fill(a, len, 0);
@@ -71,8 +75,13 @@ export class DmaAllocator {
     if (len === undefined) throw new Error(`dma free of unallocated 0x${addr.toString(16)}`);
     this.#blocks.delete(addr);
     this.#inUse -= len;
+    // First range above addr (binary search: the list is address-ordered).
     let i = 0;
-    while (i < this.#free.length && this.#free[i]!.start < addr) i++;
+    for (let hi = this.#free.length; i < hi; ) {
+      const mid = (i + hi) >> 1;
+      if (this.#free[mid]!.start < addr) i = mid + 1;
+      else hi = mid;
+    }
     this.#free.splice(i, 0, { start: addr, size: len });
     // coalesce with the neighbours
     const next = this.#free[i + 1];

@@ -54,7 +54,12 @@ export class Errno extends Error {
   readonly syscall: string;
   readonly path: string;
   constructor(code: ErrnoCode, syscall = '', path = '') {
+    // An errno is the guest's ordinary control flow (every failed lookup throws one), not a bug:
+    // capturing a stack trace cost more than the lookup itself, so none is taken.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(ERRNO[code][1]);
+    Error.stackTraceLimit = limit;
     this.code = code;
     this.errno = ERRNO[code][0];
     this.syscall = syscall;

@@ -105,6 +105,9 @@ export class DirNode extends FsNode {
   }
 }
 
+/** The contents of every empty file until its first write: one shared zero-length array (sysfs makes thousands). */
+const NO_DATA = new Uint8Array(0);
+
 /** A regular file: either plain bytes (ramfs) or behaviour (sysfs attribute, proc file). */
 export class FileNode extends FsNode {
   readonly kind = 'reg';
@@ -116,7 +119,7 @@ export class FileNode extends FsNode {
 
   constructor(name: string, mode: number, mtime: number, dev: number, ops: (() => FileOps) | null = null, statSize = 0) {
     super(name, mode, mtime, dev);
-    this.data = new Uint8Array(0);
+    this.data = NO_DATA;
     this.ops = ops;
     this.statSize = statSize;
   }

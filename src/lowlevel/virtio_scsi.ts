@@ -66,7 +66,7 @@ import { findSdev, removeDevice, rescanDevice, scanHost, scsiAddDevice, scsiScan
 import { sdevPrintk } from '../midlayer/scsi_logging.ts';
 import type { VirtioDevice, VirtioDriver } from '../virtio/virtio.ts';
 import { virtioCread16, virtioCread32, virtioCwrite32, virtioDeviceReady, virtioHasFeature, virtioResetDevice } from '../virtio/virtio.ts';
-import type { VirtQueue } from '../virtio/virtio_ring.ts';
+import type { Sg, VirtQueue } from '../virtio/virtio_ring.ts';
 
 const VIRTIO_SCSI_CDB_SIZE = 32;
 const VIRTIO_SCSI_SENSE_SIZE = 96;
@@ -79,6 +79,9 @@ const RESP_LEN = cmdRespSize(VIRTIO_SCSI_SENSE_SIZE);
 const CMD_AREA = 168;
 /** Base of the fake kernel addresses used as tags (the scsi_cmnd pointer in Linux). */
 const TAG_BASE = 0xffff_8880_0400_0000n;
+const TAG_BASE_LOW = 0x0400_0000;
+const TAG_BASE_HIGH = 0xffff_8880;
+const TWO32 = 0x1_0000_0000;
 
 /** virtio response code → host byte (virtscsi_complete_cmd). NEXUS_FAILURE is special-cased. */
 const RESPONSE_HOST_BYTE: ReadonlyMap<number, number> = new Map([
@@ -96,6 +99,9 @@ const RESPONSE_HOST_BYTE: ReadonlyMap<number, number> = new Map([
 interface Slot {
   readonly area: Gpa;
   cmd: ScsiCmnd | null;
+  /** The chain's scatter lists, reused by every command of this tag: header first, response first. */
+  readonly out: Sg[];
+  readonly inn: Sg[];
 }
 
 interface EventNode {
@@ -125,10 +131,17 @@ function areaFor(vscsi: VirtioScsi, cmd: ScsiCmnd): Slot {
   const perQ = (vscsi.slots[cmd.hwq] ??= []);
   let s = perQ[cmd.tag];
   if (!s) {
-    s = { area: vscsi.vdev.dma.kmalloc(CMD_AREA) ?? 0, cmd: null };
+    const area = vscsi.vdev.dma.kmalloc(CMD_AREA) ?? 0;
+    // struct layout: the response follows the 51-byte header, aligned to 8
+    s = { area, cmd: null, out: [{ addr: area, len: REQ_HDR }], inn: [{ addr: area + REQ_HDR + 5, len: RESP_LEN }] };
     perQ[cmd.tag] = s;
   }
   return s;
+}
+
+/** The tag field: a fake kernel address per (hwq, tag), TAG_BASE + ((hwq << 12) | tag) * 0x200. */
+function cmdTag(cmd: ScsiCmnd): bigint {
+  return TAG_BASE + BigInt((cmd.hwq << 12) | cmd.tag) * 0x200n;
 }
 
 /** virtscsi_queuecommand: header, data-out, response, data-in — one (indirect) chain. */
@@ -139,15 +152,21 @@ function queuecommand(host: ScsiHost<VirtioScsi>, cmd: ScsiCmnd): number {
   const slot = areaFor(vscsi, cmd);
   const a = slot.area;
   mem.fill(a, CMD_AREA, 0);
-  const lun = encodeLinuxLun(sdev.id, sdev.lun);
-  mem.writeBytes(a, lun);
-  mem.write64(a + VIRTIO_SCSI_CMD_REQ_TAG, TAG_BASE + BigInt((cmd.hwq << 12) | cmd.tag) * 0x200n);
+  // LUN bytes 0-3 as one little-endian word (encodeLinuxLun's layout; bytes 4-7 stay zero), and the
+  // 64-bit tag as two words: no allocation per command.
+  const lunByte2 = ((sdev.lun >> 8) & 0x3f) | 0x40;
+  mem.write32(a, (1 | ((sdev.id & 0xff) << 8) | (lunByte2 << 16) | ((sdev.lun & 0xff) << 24)) >>> 0);
+  const tagLow = TAG_BASE_LOW + ((cmd.hwq << 12) | cmd.tag) * 0x200;
+  mem.write32(a + VIRTIO_SCSI_CMD_REQ_TAG, tagLow % TWO32);
+  mem.write32(a + VIRTIO_SCSI_CMD_REQ_TAG + 4, TAG_BASE_HIGH + Math.floor(tagLow / TWO32));
   mem.writeBytes(a + VIRTIO_SCSI_CMD_REQ_CDB, cmd.cdb);
-  const resp = a + REQ_HDR + 5; // struct layout: the response follows the 51-byte header, aligned to 8
-  const out = [{ addr: a, len: REQ_HDR }];
-  const inn = [{ addr: resp, len: RESP_LEN }];
-  if (cmd.dir === 'to-dev') for (const sg of cmd.sgl) out.push(sg);
-  else if (cmd.dir === 'from-dev') for (const sg of cmd.sgl) inn.push(sg);
+  const out = slot.out;
+  const inn = slot.inn;
+  out.length = 1;
+  inn.length = 1;
+  const sgl = cmd.sgl;
+  if (cmd.dir === 'to-dev') for (let i = 0; i < sgl.length; i++) out.push(sgl[i]!);
+  else if (cmd.dir === 'from-dev') for (let i = 0; i < sgl.length; i++) inn.push(sgl[i]!);
   const vq = vscsi.reqVqs[cmd.hwq] ?? vscsi.reqVqs[0]!;
   slot.cmd = cmd;
   const err = vq.addSgs(out, inn, slot);
@@ -326,8 +345,10 @@ async function probe(mod: ScsiMod, vdev: VirtioDevice): Promise<number> {
     { name: 'control', callback: (): void => ctrlDone(vscsi) },
     { name: 'event', callback: (): void => eventDone(vscsi) },
   ];
+  // One completion function per HBA, not one closure per interrupt.
+  const complete = (t: unknown): void => completeCmd(vscsi, t as Slot);
   for (let i = 0; i < numQueues; i++) {
-    infos.push({ name: 'request', callback: (): void => vqDone(vscsi.reqVqs[i]!, (t) => completeCmd(vscsi, t as Slot)) });
+    infos.push({ name: 'request', callback: (): void => vqDone(vscsi.reqVqs[i]!, complete) });
   }
   const vqs = vdev.findVqs(infos, { preVectors: 2 });
   if (typeof vqs === 'number') return vqs;
@@ -389,7 +410,7 @@ async function abort(cmd: ScsiCmnd): Promise<EhResult> {
   const host = cmd.device.host as ScsiHost<VirtioScsi>;
   const vscsi = host.hostdata;
   sdevPrintk(vscsi.mod, KERN_INFO, cmd.device, `tag#${cmd.tag} abort`);
-  return tmf(vscsi, VIRTIO_SCSI_T_TMF_ABORT_TASK, cmd.device, TAG_BASE + BigInt((cmd.hwq << 12) | cmd.tag) * 0x200n);
+  return tmf(vscsi, VIRTIO_SCSI_T_TMF_ABORT_TASK, cmd.device, cmdTag(cmd));
 }
 
 /** virtscsi_device_reset: TMF LOGICAL UNIT RESET. */

@@ -24,6 +24,8 @@ export const VIRTIO_F_RING_RESET = 40;
 export const VIRTIO_ID_SCSI = 8;
 export const VIRTIO_PCI_VENDOR_ID = 0x1af4;
 
+/** 1n << n for every bit of a 64-bit feature set, built once: feature tests sit on the I/O path. */
+const BITS: readonly bigint[] = Array.from({ length: 64 }, (_, n) => 1n << BigInt(n));
 /** Feature sets are 64-bit: kept as bigint so bit 32+ (VERSION_1, RING_RESET) are exact. */
-export const bit = (n: number): bigint => 1n << BigInt(n);
+export const bit = (n: number): bigint => (n >= 0 && n < 64 ? BITS[n]! : 1n << BigInt(n));
 export const hasBit = (features: bigint, n: number): boolean => (features & bit(n)) !== 0n;

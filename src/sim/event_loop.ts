@@ -46,10 +46,24 @@ function before(a: Timer, b: Timer): boolean {
   return a.time < b.time || (a.time === b.time && a.seq < b.seq);
 }
 
-/** Yields to the host JS engine so that every pending promise continuation runs (process context). */
-function drainMicrotasks(): Promise<void> {
+/** Yields to the host JS engine for a full macrotask turn: every pending promise continuation runs. */
+function macrotaskTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+/**
+ * Yields until every pending promise continuation has run, much cheaper than a macrotask turn:
+ * Node runs its nextTick queue only once V8's microtask queue is empty, so a promise resolved from
+ * nextTick resumes the caller after whole promise chains have settled. That holds when the caller is
+ * itself a promise continuation, which is why each run starts with one macrotask turn; every
+ * MACROTASK_EVERY drains, a real turn also lets the host process do its I/O.
+ */
+function drainMicrotasks(): Promise<void> {
+  if (++drains % MACROTASK_EVERY === 0) return macrotaskTurn();
+  return new Promise((resolve) => process.nextTick(resolve));
+}
+const MACROTASK_EVERY = 1024;
+let drains = 0;
 
 export class EventLoop implements Clock {
   #now: Nanoseconds = 0;
@@ -106,23 +120,25 @@ export class EventLoop implements Clock {
    * `until` stops early once it returns true.
    */
   async runUntilIdle(until?: () => boolean): Promise<void> {
+    await macrotaskTurn();
     for (;;) {
-      await drainMicrotasks();
       if (until?.()) return;
       if (this.#busy === 0) return;
       this.step();
+      await drainMicrotasks();
     }
   }
 
   /** Advances virtual time by `delta`, running every event (daemons too) due by then. */
   async advance(delta: Nanoseconds, until?: () => boolean): Promise<void> {
     const end = this.#now + delta;
+    await macrotaskTurn();
     for (;;) {
-      await drainMicrotasks();
       if (until?.()) return;
       const next = this.#heap[0];
       if (!next || next.time > end) break;
       this.step();
+      await drainMicrotasks();
     }
     if (this.#now < end) this.#now = end;
     await drainMicrotasks();

@@ -3,11 +3,15 @@
 // typed DriveSpec, with QEMU's error texts and in QEMU's order of checks:
 //   legacy renames (readonly) → cache= → legacy options (media, if, bus/unit) → auto id →
 //   common options (aio, format, werror, rerror) → open (missing file, format probe, leftovers).
-// Scope for now: if=none, raw images (given or probed). qcow2 and blkdebug give a clear
-// "not supported yet" error; other interfaces (if=ide/scsi/virtio …) are refused likewise.
+// Scope for now: if=none, raw images (given or probed), and blkdebug under them
+// (`file=blkdebug:CONF:IMG`, or `driver=blkdebug,config=CONF,file=IMG` with `inject-error.N.key=`
+// options; block/blkdebug.c's rules live in block/blkdebug.ts). qcow2 gives a clear "not supported
+// yet" error; other interfaces (if=ide/scsi/virtio …) are refused likewise.
 
 import type { QemuError, QemuOpts, QemuWarning } from './qemu-option.ts';
 import { isHelpOption, parseBool, qemuError, validateOptValue } from './qemu-option.ts';
+import type { BlkdebugError, BlkdebugRule, BlkdebugSpec } from './block/blkdebug.ts';
+import { blkdebugRulesFromOptions, parseBlkdebugConfig, parseBlkdebugFilename } from './block/blkdebug.ts';
 
 /** What the host filesystem says about a path (the simulator's view of stat + the first bytes). */
 export interface HostFile {
@@ -22,6 +26,8 @@ export interface HostFile {
 export interface FileProbe {
   /** undefined: the path does not exist (ENOENT). */
   probe(path: string): HostFile | undefined;
+  /** The whole file as text (blkdebug config files); undefined when it cannot be read. */
+  readText?(path: string): string | undefined;
 }
 
 export type ErrorAction = 'report' | 'ignore' | 'stop' | 'enospc';
@@ -57,6 +63,11 @@ export interface DriveSpec {
   readonly sizeBytes: number;
   readonly hostKind: HostFile['kind'] | undefined;
   readonly sgio: boolean;
+  /**
+   * A blkdebug node between the format and the image (`file` is then the image path): open the
+   * image as usual, then `installBlkdebug(blk, drive.blkdebug)`. query-block shows `filename`.
+   */
+  readonly blkdebug?: BlkdebugSpec | undefined;
 }
 
 /** What drive_new needs to know about drives created before. */
@@ -71,7 +82,9 @@ export type DriveResult =
   | { readonly ok: true; readonly drive: DriveSpec; readonly unit: number; readonly warnings: readonly QemuWarning[];
       /** Lines printed as they are (QEMU's raw-probe WARNING is a plain fprintf). */
       readonly notices: readonly string[] }
-  | { readonly ok: false; readonly error: QemuError };
+  | { readonly ok: false; readonly error: QemuError;
+      /** error_report lines printed before the error (blkdebug config `FILE:LINE: msg`), without program name. */
+      readonly reports?: readonly string[] };
 
 const IF_NAMES = ['none', 'ide', 'scsi', 'floppy', 'pflash', 'mtd', 'sd', 'virtio', 'xen'] as const;
 
@@ -89,7 +102,7 @@ const COMMON_KEYS: Record<string, 'string' | 'bool' | 'number'> = {
 /** Formats QEMU 7.2 knows but we do not emulate yet (bdrv_find_format succeeds in QEMU). */
 const KNOWN_UNSUPPORTED_FORMATS = new Set([
   'qcow2', 'qcow', 'qed', 'vmdk', 'vdi', 'vpc', 'vhdx', 'vvfat', 'luks', 'bochs', 'cloop', 'dmg', 'parallels',
-  'blkdebug', 'blkverify', 'quorum', 'throttle', 'copy-on-read', 'compress', 'null-co', 'null-aio', 'nbd',
+  'blkverify', 'quorum', 'throttle', 'copy-on-read', 'compress', 'null-co', 'null-aio', 'nbd',
   'iscsi', 'nfs', 'ssh', 'http', 'https', 'host_device', 'host_cdrom', 'file', 'preallocate', 'snapshot-access',
 ]);
 
@@ -97,6 +110,39 @@ const QCOW_MAGIC = [0x51, 0x46, 0x49, 0xfb]; // "QFI\xfb"
 
 function notSupportedYet(what: string): QemuError {
   return qemuError(`${what} is not supported yet by this simulator`);
+}
+
+/** The text of a blkdebug config file, or undefined when it cannot be opened. */
+function readConfigText(fs: FileProbe, path: string): string | undefined {
+  if (fs.readText) return fs.readText(path);
+  const f = fs.probe(path);
+  if (!f || f.kind !== 'regular' || f.size > f.head.length) return undefined;
+  return new TextDecoder().decode(f.head.subarray(0, f.size));
+}
+
+/** blkdebug_open's rule reading: config file (if any), then the runtime `inject-error.*` options. */
+function blkdebugRules(
+  fs: FileProbe, config: string | undefined, kv: ReadonlyMap<string, string>,
+): { rules: BlkdebugRule[]; consumed: string[] } | BlkdebugError {
+  let rules: BlkdebugRule[] = [];
+  if (config !== undefined) {
+    const text = readConfigText(fs, config);
+    if (text === undefined) {
+      const host = fs.probe(config);
+      const why = host === undefined ? 'No such file or directory' : host.kind === 'directory' ? 'Is a directory' : 'Permission denied';
+      return { error: `Could not read blkdebug config file: ${why}`, reports: [] };
+    }
+    const r = parseBlkdebugConfig(text, config);
+    if ('error' in r) return r;
+    rules = r;
+  }
+  const extra = blkdebugRulesFromOptions(kv);
+  if ('error' in extra) return extra;
+  return { rules: [...rules, ...extra.rules], consumed: extra.consumed };
+}
+
+function blkdebugFailure(e: BlkdebugError): DriveResult {
+  return { ok: false, error: qemuError(e.error), reports: e.reports };
 }
 
 /** bdrv_parse_cache_mode */
@@ -292,13 +338,42 @@ export function driveNew(all: QemuOpts, reg: DriveRegistry, fs: FileProbe): Driv
     };
   }
 
-  if (driver !== undefined && driver !== 'raw') {
+  let blkdebug: BlkdebugSpec | undefined;
+  let leftoverKeys = leftovers;
+  if (driver === 'blkdebug') {
+    // blkdebug as the root node: `file=` (or image.filename / x-image) is its image, `config=` its rules.
+    const imageName = kv.get('image.filename') ?? kv.get('x-image') ?? file;
+    const parsed = imageName === undefined ? undefined : parseBlkdebugFilename(imageName);
+    if (parsed && 'error' in parsed) return blkdebugFailure(parsed);
+    const cfg = kv.get('config') ?? parsed?.config;
+    const r = blkdebugRules(fs, cfg, kv);
+    if ('error' in r) return blkdebugFailure(r);
+    if (imageName === undefined || parsed === undefined) {
+      return { ok: false, error: qemuError('A block device must be specified for "image"') };
+    }
+    const known = new Set(['config', 'image.filename', 'x-image', 'align', ...r.consumed]);
+    leftoverKeys = leftovers.filter((k) => !known.has(k));
+    if (leftoverKeys.length > 0) {
+      return { ok: false, error: qemuError(`Block protocol 'blkdebug' doesn't support the option '${leftoverKeys[0]}'`) };
+    }
+    blkdebug = { filename: imageName, configPath: cfg, image: parsed.image, rules: r.rules, formatAbove: false };
+    file = parsed.image;
+    driver = 'raw';
+  } else if (driver !== undefined && driver !== 'raw') {
     if (KNOWN_UNSUPPORTED_FORMATS.has(driver)) return { ok: false, error: notSupportedYet(`The '${driver}' format`) };
     return { ok: false, error: qemuError(`Unknown driver '${driver}'`) };
   }
   if (file === undefined) return { ok: false, error: qemuError("The 'raw' block driver requires a file name") };
-  const proto = protocolOf(file);
-  if (proto !== undefined) {
+  const proto = blkdebug ? undefined : protocolOf(file);
+  if (proto === 'blkdebug') {
+    // file=blkdebug:[CONF]:IMG — the format node (raw) sits above blkdebug and fires its events.
+    const parsed = parseBlkdebugFilename(file);
+    if ('error' in parsed) return blkdebugFailure(parsed);
+    const r = blkdebugRules(fs, parsed.config, new Map());
+    if ('error' in r) return blkdebugFailure(r);
+    blkdebug = { filename: file, configPath: parsed.config, image: parsed.image, rules: r.rules, formatAbove: true };
+    file = parsed.image;
+  } else if (proto !== undefined) {
     if (KNOWN_UNSUPPORTED_FORMATS.has(proto)) return { ok: false, error: notSupportedYet(`The '${proto}' protocol`) };
     return { ok: false, error: qemuError(`Unknown protocol '${proto}'`) };
   }
@@ -322,16 +397,17 @@ export function driveNew(all: QemuOpts, reg: DriveRegistry, fs: FileProbe): Driv
   }
 
   const probed = driver === undefined;
+  const shownName = blkdebug?.filename ?? file;
   if (probed) {
     if (hasQcowMagic(host.head)) return { ok: false, error: notSupportedYet("The 'qcow2' format") };
   }
-  if (leftovers.length > 0) {
-    return { ok: false, error: qemuError(`Block format 'raw' does not support the option '${leftovers[0]}'`) };
+  if (leftoverKeys.length > 0) {
+    return { ok: false, error: qemuError(`Block format 'raw' does not support the option '${leftoverKeys[0]}'`) };
   }
   if (probed && !readOnly) {
     // raw_open's probing warning: a plain fprintf, continuation lines indented by 9 spaces.
     notices.push(
-      `WARNING: Image format was not specified for '${file}' and probing guessed raw.`,
+      `WARNING: Image format was not specified for '${shownName}' and probing guessed raw.`,
       '         Automatically detecting the format is dangerous for raw images, write operations on block 0 will be restricted.',
       "         Specify the 'raw' format explicitly to remove the restrictions.",
     );
@@ -341,6 +417,7 @@ export function driveNew(all: QemuOpts, reg: DriveRegistry, fs: FileProbe): Driv
     drive: {
       id, if: 'none', file, format: 'raw', formatProbed: probed, media, readOnly, cache, rerror, werror, aio: aioStr,
       discard, detectZeroes, snapshot, copyOnRead, sizeBytes: host.size, hostKind: host.kind, sgio: host.sgio,
+      ...(blkdebug ? { blkdebug } : {}),
     },
   };
 }

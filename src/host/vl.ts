@@ -11,6 +11,8 @@
 
 import type { DriveSpec, FileProbe } from './blockdev.ts';
 import { driveNew } from './blockdev.ts';
+import type { FaultRuleSpec } from './fault.ts';
+import { parseFaultRule } from './fault.ts';
 import type { MachineType, PciFunctionSpec } from './hw/pc.ts';
 import { boardPciFunctions } from './hw/pc.ts';
 import type { OptsRegistry, QemuError, QemuOpts, QemuOptsList, QemuWarning } from './qemu-option.ts';
@@ -46,6 +48,8 @@ export interface MachineSpec {
   /** -device devices in command-line order, addresses resolved. */
   readonly devices: readonly DeviceSpec[];
   readonly trace: TraceSpec;
+  /** `-fault RULE` (ours: device-model fault rules, docs/FAULTS.md), in order. */
+  readonly faults: readonly FaultRuleSpec[];
   /** The device tree after start-up: the starting point for device_add / device_del. */
   readonly tree: QdevTree;
 }
@@ -62,14 +66,14 @@ type ArgKind = 'arg' | 'flag';
 /** What each accepted option does here. */
 type OptionRole =
   | 'machine' | 'm' | 'smp' | 'drive' | 'device' | 'append' | 'trace' | 'display' | 'nographic' | 'nodefaults'
-  | 'vga' | 'net' | 'netdev' | 'usb' | 'usbdevice' | 'enable-kvm' | 'blockdev' | 'noop' | 'noop-silent';
+  | 'vga' | 'net' | 'netdev' | 'usb' | 'usbdevice' | 'enable-kvm' | 'blockdev' | 'fault' | 'noop' | 'noop-silent';
 
 const OPTIONS: Record<string, [ArgKind, OptionRole]> = {
   machine: ['arg', 'machine'], M: ['arg', 'machine'], m: ['arg', 'm'], smp: ['arg', 'smp'], drive: ['arg', 'drive'],
   device: ['arg', 'device'], append: ['arg', 'append'], trace: ['arg', 'trace'], display: ['arg', 'display'],
   nographic: ['flag', 'nographic'], nodefaults: ['flag', 'nodefaults'], vga: ['arg', 'vga'], net: ['arg', 'net'],
   nic: ['arg', 'net'], netdev: ['arg', 'netdev'], usb: ['flag', 'usb'], usbdevice: ['arg', 'usbdevice'],
-  'enable-kvm': ['flag', 'enable-kvm'], blockdev: ['arg', 'blockdev'],
+  'enable-kvm': ['flag', 'enable-kvm'], blockdev: ['arg', 'blockdev'], fault: ['arg', 'fault'],
   // The seed's RHEL 6.2 host options and other host-only options: accepted, no effect here.
   'no-kvm-pit-reinjection': ['flag', 'noop'], 'rtc-td-hack': ['flag', 'noop'], balloon: ['arg', 'noop'],
   vnc: ['arg', 'noop'], uuid: ['arg', 'noop'], name: ['arg', 'noop'], monitor: ['arg', 'noop'],
@@ -147,6 +151,7 @@ export function parseQemuArgs(argv: readonly string[], fs: FileProbe): ParseArgs
   const tracePatterns: string[] = [];
   const traceEventFiles: string[] = [];
   let traceFile: string | undefined;
+  const faults: FaultRuleSpec[] = [];
   let kernelCmdline: string | undefined;
   let vga = true;
   let nic = true;
@@ -212,6 +217,12 @@ export function parseQemuArgs(argv: readonly string[], fs: FileProbe): ParseArgs
       case 'append':
         kernelCmdline = arg;
         break;
+      case 'fault': {
+        const f = parseFaultRule(arg);
+        if ('error' in f) return refuse(loc, qemuError(f.error));
+        faults.push(f);
+        break;
+      }
       case 'trace': {
         const o = parse(TRACE_LIST);
         if ('message' in o) return refuse(loc, o);
@@ -337,7 +348,10 @@ export function parseQemuArgs(argv: readonly string[], fs: FileProbe): ParseArgs
   const noneUnits = new Set<number>();
   for (const d of driveOpts) {
     const r = driveNew(d.value, { ids: new Set(tree.drives.map((x) => x.id)), noneUnits }, fs);
-    if (!r.ok) return refuse(d.loc, r.error);
+    if (!r.ok) {
+      for (const line of r.reports ?? []) warnings.push(`${PROG}: ${line}`);
+      return refuse(d.loc, r.error);
+    }
     for (const w of r.warnings) warn(d.loc, w);
     warnings.push(...r.notices);
     noneUnits.add(r.unit);
@@ -359,7 +373,7 @@ export function parseQemuArgs(argv: readonly string[], fs: FileProbe): ParseArgs
     spec: {
       machine: info.type, machineTypeName: info.qom, accel, memoryMiB, cpus, kernelCmdline, drives: tree.drives,
       pci: tree.pci.functions, devices: tree.devices,
-      trace: { patterns: tracePatterns, eventFiles: traceEventFiles, file: traceFile },
+      trace: { patterns: tracePatterns, eventFiles: traceEventFiles, file: traceFile }, faults,
       tree: { ...tree, hotplugPhase: true },
     },
     warnings,

@@ -29,6 +29,8 @@ import {
 import { KERN, KernelLog, formatDmesgLine } from '../kernel/printk.ts';
 import type { LogLevel } from '../kernel/printk.ts';
 import { ProcFs } from '../kernel/procfs.ts';
+import { MEM_MAJOR, memDeviceOpen } from '../kernel/mem_devices.ts';
+import { Rng } from '../sim/rng.ts';
 import type { Syscalls } from '../kernel/syscalls.ts';
 import { Vfs } from '../kernel/vfs.ts';
 import { SgDriver } from '../highlevel/sg.ts';
@@ -78,6 +80,8 @@ export interface GuestOptions {
   readonly nrCpus: number;
   /** The kernel command line (-append). */
   readonly cmdline: string;
+  /** Seed of the guest's random sources (/dev/urandom). */
+  readonly seed?: number;
 }
 
 /** Kernel.dma over the page/slab allocator: small buffers from kmalloc, the rest from whole pages. */
@@ -225,6 +229,8 @@ export class Guest implements Kernel {
     });
     this.vfs.setDeviceOpener((kind, major, minor, flags) => this.devs.open(kind, major, minor, flags));
     for (const [major, name] of PLATFORM_CHRDEVS) this.devs.registerChrdev(major, name);
+    const rng = new Rng(o.seed ?? 1).fork('random');
+    this.devs.setOpen('chr', MEM_MAJOR, (minor) => memDeviceOpen(minor, rng, () => this.log.dmesg()));
     for (const [major, name] of PLATFORM_BLKDEVS) this.devs.registerBlkdev(major, name);
     // bsg is built in: it takes the next dynamic char major once the platform's are taken (248).
     this.bsg = Bsg.init(this);

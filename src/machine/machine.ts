@@ -98,7 +98,7 @@ export class Machine {
     });
     if ('error' in host) throw new MachineCreateError(host.error);
     this.host = host;
-    guest = new Guest({ loop: this.loop, mem: this.mem, pciBus: host.pci, nrCpus: spec.cpus, cmdline: spec.kernelCmdline ?? '' });
+    guest = new Guest({ loop: this.loop, mem: this.mem, pciBus: host.pci, nrCpus: spec.cpus, cmdline: spec.kernelCmdline ?? '', seed: opts.seed ?? 1 });
     this.guestKernel = guest;
     const g = guest;
     // PCI hot-plug reaches the guest as ACPI would tell it: a new function to scan, or a request to

@@ -110,7 +110,14 @@ export async function getopt(p: Process, prog: string, spec: string, args = p.ar
 }
 
 /** Reads a whole file through the kernel. */
-export async function readFile(sys: Syscalls, path: string): Promise<Uint8Array> {
+/** Largest input read whole: a character device never reaches end of file (/dev/zero). */
+const READ_CAP = 256 * 1024 * 1024;
+
+/**
+ * Reads a file to its end, or until `enough` says the reader has what it needs (head on an endless
+ * device), or READ_CAP bytes.
+ */
+export async function readFile(sys: Syscalls, path: string, enough?: (chunk: Uint8Array, total: number) => boolean): Promise<Uint8Array> {
   const fd = await sys.open(path, O_RDONLY);
   try {
     const parts: Uint8Array[] = [];
@@ -120,6 +127,7 @@ export async function readFile(sys: Syscalls, path: string): Promise<Uint8Array>
       if (b.length === 0) break;
       parts.push(b);
       total += b.length;
+      if (total >= READ_CAP || enough?.(b, total)) break;
     }
     const outb = new Uint8Array(total);
     let o = 0;
@@ -167,12 +175,18 @@ export function basename(p: string): string {
 }
 
 /** Reads each named file (or stdin for none or `-`); errors print `prog: can't open 'F': …`. */
-export async function readInputs(p: Process, prog: string, files: readonly string[], each: (data: Uint8Array, name: string) => Promise<void> | void): Promise<number> {
+export async function readInputs(
+  p: Process,
+  prog: string,
+  files: readonly string[],
+  each: (data: Uint8Array, name: string) => Promise<void> | void,
+  enough?: () => (chunk: Uint8Array, total: number) => boolean,
+): Promise<number> {
   let rc = 0;
   for (const f of files.length > 0 ? files : ['-']) {
     let data: Uint8Array;
     try {
-      data = f === '-' ? await p.stdin.readAll() : await readFile(p.sys, resolvePath(p.cwd, f));
+      data = f === '-' ? await p.stdin.readAll() : await readFile(p.sys, resolvePath(p.cwd, f), enough?.());
     } catch (e) {
       if (!isErrno(e)) throw e;
       await err(p, e.syscall === 'read' || e.code === 'EISDIR' ? `${prog}: read error: ${e.message}\n` : `${prog}: can't open '${f}': ${e.message}\n`);

@@ -25,6 +25,14 @@ export async function headMain(p: Process): Promise<number> {
       }
       out.print(s.slice(0, end));
     }
+  }, () => {
+    // Stop reading once the first N bytes or lines are in, as head's streaming reads do.
+    let lines = 0;
+    return (chunk, total) => {
+      if (c !== undefined) return total >= Number(c);
+      for (const b of chunk) if (b === 10) lines++;
+      return lines >= n;
+    };
   });
   await out.flush();
   return out.failed ? 1 : rc;

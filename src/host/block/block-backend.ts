@@ -17,7 +17,11 @@ export interface SyncFs {
 }
 
 /** Errno names a block operation can complete with (null = success). */
-export type BlockErrno = 'EIO' | 'ENOSPC' | 'ENOMEDIUM' | 'EINVAL' | 'ENOMEM' | 'EROFS' | 'ENODATA' | 'EREMOTEIO';
+export type BlockErrno =
+  | 'EIO' | 'ENOSPC' | 'ENOMEDIUM' | 'EINVAL' | 'ENOMEM' | 'EROFS' | 'ENODATA' | 'EREMOTEIO'
+  // Reachable through fault injection (blkdebug errno=N): scsi_sense_from_errno maps EDOM and EBADE
+  // to TASK SET FULL and RESERVATION CONFLICT, the others to I/O errors.
+  | 'EPERM' | 'EAGAIN' | 'EBUSY' | 'EFBIG' | 'EDOM' | 'EBADE' | 'ENOTSUP' | 'ETIMEDOUT' | 'EDQUOT' | 'ECANCELED';
 
 export type BlockErrorPolicy = 'report' | 'ignore' | 'stop' | 'enospc';
 export type BlockErrorAction = 'report' | 'ignore' | 'stop';
@@ -72,6 +76,16 @@ const STRERROR: Record<BlockErrno, string> = {
   EROFS: 'Read-only file system',
   ENODATA: 'No data available',
   EREMOTEIO: 'Remote I/O error',
+  EPERM: 'Operation not permitted',
+  EAGAIN: 'Resource temporarily unavailable',
+  EBUSY: 'Device or resource busy',
+  EFBIG: 'File too large',
+  EDOM: 'Numerical argument out of domain',
+  EBADE: 'Invalid exchange',
+  ENOTSUP: 'Operation not supported',
+  ETIMEDOUT: 'Connection timed out',
+  EDQUOT: 'Disk quota exceeded',
+  ECANCELED: 'Operation canceled',
 };
 
 /** An in-flight asynchronous operation (BlockAIOCB). */

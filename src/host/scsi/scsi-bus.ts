@@ -9,6 +9,11 @@
 // (for REQUEST SENSE), clears the UA the command consumed (scsi_clear_unit_attention, QEMU 7.2
 // semantics: at completion, not at creation), performs autosense as virtio-scsi does
 // (scsi_req_get_sense), then calls hba.complete().
+//
+// Fault injection (ours, src/host/fault.ts): when a BusFaultHook is set, enqueue() asks it once per
+// device/target request whether to answer with a fabricated status or sense, hold the request for a
+// while, or never complete it; the request stays on the device's list meanwhile, so a TMF or a reset
+// still cancels it the normal way.
 
 import {
   CHECK_CONDITION,
@@ -60,6 +65,22 @@ export interface ScsiBusInfo {
 
 export const VIRTIO_SCSI_BUS_INFO: ScsiBusInfo = { tcq: true, maxChannel: 0, maxTarget: 255, maxLun: 16383 };
 
+/** What a fault rule does to a request instead of running it. */
+export type BusFaultVerdict =
+  | { readonly kind: 'check-condition'; readonly sense: ScsiSense }
+  | { readonly kind: 'status'; readonly status: number }
+  | { readonly kind: 'host-failure'; readonly reason: ScsiHostStatus }
+  | { readonly kind: 'delay'; readonly ns: number }
+  | { readonly kind: 'never-complete' };
+
+/** The fault injector as the bus sees it. */
+export interface BusFaultHook {
+  /** Consulted once per device/target request at submission; null = run it normally. */
+  onSubmit(req: ScsiReq): BusFaultVerdict | null;
+  /** Runs `fn` after `ns` of virtual time; the handle cancels it. */
+  after(ns: number, fn: () => void): { cancel(): void };
+}
+
 /** Which SCSIReqOps a request runs (reqops_unit_attention, reqops_target_command, …). */
 export type ReqKind = 'unit-attention' | 'target' | 'invalid-opcode' | 'invalid-field' | 'device';
 
@@ -98,6 +119,8 @@ export class ScsiReq implements ScsiRequest {
   started = false;
   needFua = false;
   aio: { cancel(): void } | null = null;
+  /** The fault hook has been consulted for this request. */
+  faultChecked = false;
   /** UNMAP descriptors still to process, and where the next one is in `buf`. */
   unmapCount = 0;
   unmapPos = 0;
@@ -159,6 +182,10 @@ export abstract class ScsiDevice implements ScsiBusDevice {
 
   abstract get type(): number;
   abstract get blocksize(): number;
+  /** The BlockBackend name of the device's drive (none for drive-less devices). */
+  get driveName(): string | undefined {
+    return undefined;
+  }
 
   /**
    * send_command of a device request. Returns the transfer length (>0 data-in, <0 data-out, 0 none or
@@ -217,6 +244,8 @@ export class QemuScsiBus implements ScsiBus {
   unitAttention: ScsiSense = SENSE.NO_SENSE;
   trace: TraceSink | undefined;
   onChange: ((dev: ScsiDevice, sense: ScsiSense) => void) | undefined;
+  /** Fault injection (fault.ts's FaultInjector); null = none. */
+  faults: BusFaultHook | null = null;
 
   constructor(opts: QemuScsiBusOptions = {}) {
     this.info = opts.info ?? VIRTIO_SCSI_BUS_INFO;
@@ -418,6 +447,44 @@ export class QemuScsiBus implements ScsiBus {
     req.sg = sg ?? EMPTY_SG;
     req.enqueued = true;
     req.dev.reqs.push(req);
+    const faults = this.faults;
+    if (faults && !req.faultChecked && (req.kind === 'device' || req.kind === 'target')) {
+      req.faultChecked = true;
+      const v = faults.onSubmit(req);
+      if (v) {
+        this.#applyFault(faults, req, v);
+        return;
+      }
+    }
+    this.#start(req);
+  }
+
+  #applyFault(faults: BusFaultHook, req: ScsiReq, v: BusFaultVerdict): void {
+    switch (v.kind) {
+      case 'check-condition':
+        this.buildSense(req, v.sense);
+        this.complete(req, CHECK_CONDITION);
+        return;
+      case 'status':
+        this.complete(req, v.status);
+        return;
+      case 'host-failure':
+        this.fail(req, v.reason);
+        return;
+      case 'never-complete':
+        return; // stays on dev.reqs until a TMF, a reset or an unplug cancels it
+      case 'delay':
+        // Parked as if backend I/O were in flight: cancelIo() stops the timer.
+        req.aio = faults.after(v.ns, () => {
+          req.aio = null;
+          if (!req.ioCanceled && req.status === -1 && req.hostStatus === null) this.#start(req);
+        });
+        return;
+    }
+  }
+
+  /** The scsi_req_enqueue part that runs the request's ops. */
+  #start(req: ScsiReq): void {
     let rc: number;
     switch (req.kind) {
       case 'unit-attention':

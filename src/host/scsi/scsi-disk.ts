@@ -398,6 +398,10 @@ export class ScsiDisk extends ScsiDevice {
     this.#computeMaxLba();
   }
 
+  override get driveName(): string | undefined {
+    return this.blk?.name;
+  }
+
   get type(): number {
     return this.kind === 'scsi-cd' ? TYPE_ROM : TYPE_DISK;
   }

@@ -110,6 +110,8 @@ export interface ScsiBusDevice {
   readonly qdevId: string | undefined;
   /** Peripheral device type (0 disk, 5 CD/DVD); virtio-scsi sends no PARAM_CHANGE for type 5. */
   readonly type?: number;
+  /** The BlockBackend name of the device's drive, if it has one (fault rules match on it). */
+  readonly driveName?: string | undefined;
   /** Outstanding requests, oldest first. */
   requests(): ScsiRequest[];
   /** Cold reset: outstanding requests cancelled with reset=true, UA 29/00 set. */

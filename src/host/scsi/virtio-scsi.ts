@@ -6,6 +6,10 @@
 // Request queue handling follows QEMU's batching: notifications off, pop and prepare every available
 // request (a malformed header breaks the device and drops the batch), notifications on, repeat until
 // empty, then submit the prepared requests in order.
+//
+// Fault injection (ours, src/host/fault.ts): an optional VirtioScsiFaultHook may answer a parsed
+// command with any virtio response code instead of submitting it, fail a TMF or swallow it (never
+// answered, as a hung device would), and drop an event (silently, or as a missed event).
 
 import type { GuestMemory } from '../../platform/guest_memory.ts';
 import {
@@ -98,6 +102,33 @@ const EVENT_INFO_SIZE = VIRTIO_SCSI_EVENT_SIZE;
 const REPORTED_LUNS_CHANGED = { key: 0x06, asc: 0x3f, ascq: 0x0e } as const;
 /** Peripheral type of MMC devices (TYPE_ROM): no PARAM_CHANGE for them. */
 const TYPE_ROM = 0x05;
+
+/** What the fault hook learns about a TMF (after parsing, before it is carried out). */
+export interface VirtioScsiTmfInfo {
+  readonly subtype: number;
+  readonly target: number;
+  readonly lun: number;
+  readonly tag: bigint;
+  readonly dev: ScsiBusDevice | undefined;
+}
+
+/** What the fault hook learns about an event about to be pushed. */
+export interface VirtioScsiEventInfo {
+  readonly event: number;
+  readonly reason: number;
+  /** The device the event is about (null for NO_EVENT). */
+  readonly dev: (Pick<ScsiBusDevice, 'id' | 'lun'> & Partial<ScsiBusDevice>) | null;
+}
+
+/** Fault injection at the virtio-scsi level (fault.ts's FaultInjector implements it). */
+export interface VirtioScsiFaultHook {
+  /** A virtio response code to answer the command with instead of submitting it, or null. */
+  commandResponse(sreq: ScsiRequest): number | null;
+  /** Fail the TMF with `response` (not carried out), never answer it, or null to run it. */
+  tmf(t: VirtioScsiTmfInfo): { readonly kind: 'fail'; readonly response: number } | { readonly kind: 'never-answer' } | null;
+  /** 'drop': the event is lost without trace; 'missed': lost, and the next event says EVENTS_MISSED. */
+  event(e: VirtioScsiEventInfo): 'drop' | 'missed' | null;
+}
 
 /** VirtIOSCSIConf after realize (num_queues resolved). */
 export interface VirtIOSCSIConf {
@@ -238,6 +269,8 @@ export class VirtIOSCSI extends VirtIODevice implements ScsiHba {
   senseSize = VIRTIO_SCSI_SENSE_DEFAULT_SIZE;
   cdbSize = VIRTIO_SCSI_CDB_DEFAULT_SIZE;
   eventsDropped = false;
+  /** Fault injection; null = none. */
+  faults: VirtioScsiFaultHook | null = null;
   /** Non-zero while a reset (LU, I_T nexus, device) is cancelling requests. */
   #resetting = 0;
   readonly ctrlVq: VirtQueue;
@@ -424,6 +457,12 @@ export class VirtIOSCSI extends VirtIODevice implements ScsiHba {
       this.#completeCmd(r);
       return -105;
     }
+    const injected = this.faults?.commandResponse(sreq) ?? null;
+    if (injected !== null) {
+      r.resp[VIRTIO_SCSI_CMD_RESP_RESPONSE] = injected;
+      this.#completeCmd(r);
+      return -5;
+    }
     sreq.hbaPrivate = r;
     r.sreq = sreq;
     return 0;
@@ -552,6 +591,9 @@ export class VirtIOSCSI extends VirtIODevice implements ScsiHba {
     const d = lunAddressOk(hdr, VIRTIO_SCSI_TMF_REQ_LUN) ? this.bus.findDevice(0, target, lun) : undefined;
     r.resp[0] = VIRTIO_SCSI_S_OK; // FUNCTION COMPLETE
     if (this.trace) this.trace('virtio_scsi_tmf_req', { lun, tag, subtype });
+    const fault = this.faults?.tmf({ subtype, target, lun, tag, dev: d }) ?? null;
+    if (fault?.kind === 'fail') return this.#tmfAnswer(r, fault.response);
+    if (fault?.kind === 'never-answer') return -115; // nothing will ever count it down
 
     switch (subtype) {
       case VIRTIO_SCSI_T_TMF_ABORT_TASK:
@@ -622,6 +664,9 @@ export class VirtIOSCSI extends VirtIODevice implements ScsiHba {
   /** virtio_scsi_push_event */
   pushEvent(dev: Pick<ScsiBusDevice, 'id' | 'lun'> | null, event: number, reason: number): void {
     if (!(this.status & VIRTIO_CONFIG_S_DRIVER_OK)) return;
+    const drop = this.faults?.event({ event, reason, dev }) ?? null;
+    if (drop === 'missed') this.eventsDropped = true;
+    if (drop) return;
     const r = this.#popReq(this.eventVq);
     if (!r) {
       this.eventsDropped = true;

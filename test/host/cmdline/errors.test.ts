@@ -60,7 +60,8 @@ const TABLE: [string, string][] = [
   ['-drive file=/w/disk.img,if=none,format=raw,bogus=1', "vscsi: -drive file=/w/disk.img,if=none,format=raw,bogus=1: Block format 'raw' does not support the option 'bogus'"],
   ['-drive file=/w/disk.img,if=none,format=qcow2', "vscsi: -drive file=/w/disk.img,if=none,format=qcow2: The 'qcow2' format is not supported yet by this simulator"],
   ['-drive file=/w/real.qcow2,if=none', "vscsi: -drive file=/w/real.qcow2,if=none: The 'qcow2' format is not supported yet by this simulator"],
-  ['-drive file=blkdebug:/w/x.conf:/w/disk.img,if=none,format=raw', "vscsi: -drive file=blkdebug:/w/x.conf:/w/disk.img,if=none,format=raw: The 'blkdebug' protocol is not supported yet by this simulator"],
+  ['-drive file=blkdebug:/w/x.conf:/w/disk.img,if=none,format=raw', 'vscsi: -drive file=blkdebug:/w/x.conf:/w/disk.img,if=none,format=raw: Could not read blkdebug config file: No such file or directory'],
+  ['-drive file=blkdebug:/w/disk.img,if=none,format=raw', 'vscsi: -drive file=blkdebug:/w/disk.img,if=none,format=raw: blkdebug requires both config file and image path'],
   // other options
   ['-m 512 -frobnicate', 'vscsi: -frobnicate: invalid option'],
   ['-m', 'vscsi: -m: requires an argument'],

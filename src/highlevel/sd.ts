@@ -244,6 +244,8 @@ export class SdDriver implements ScsiDriver {
     const sdkp = new ScsiDisk(sdev, index, disk, dev);
     disk.privateData = sdkp;
     sdev.driverData = sdkp;
+    // The gendisk now sits on the LU's request queue: commands log as `[sdX] tag#N`.
+    sdev.diskName = disk.name;
     const l = disk.limits;
     l.maxHwSectors = sdev.host.maxSectors;
     l.maxSectors = Math.min(l.maxHwSectors, BLK_DEF_MAX_SECTORS);
@@ -271,6 +273,7 @@ export class SdDriver implements ScsiDriver {
     await this.shutdown(sdkp);
     this.#indices.delete(sdkp.index);
     sdev.driverData = null;
+    sdev.diskName = null;
   }
 
   async rescan(sdev: ScsiDevice): Promise<void> {

@@ -35,4 +35,6 @@ export interface Kernel {
   param(module: string, name: string): string | undefined;
   /** Number of online CPUs (nr_cpu_ids). */
   readonly nrCpus: number;
+  /** get_random_u32: from the machine's seeded generator. */
+  randomU32(): number;
 }

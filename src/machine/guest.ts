@@ -137,6 +137,7 @@ export class Guest implements Kernel {
   readonly proc: ProcFs;
   readonly root: DirNode;
   readonly #params: Map<string, string>;
+  readonly #seed: number;
   scsi: ScsiMod | null = null;
   sg: SgDriver | null = null;
   sd: SdDriver | null = null;
@@ -158,6 +159,7 @@ export class Guest implements Kernel {
     this.nrCpus = o.nrCpus;
     this.cmdline = o.cmdline;
     this.#params = parseCmdline(o.cmdline);
+    this.#seed = o.seed ?? 1;
     this.log = new KernelLog(o.loop);
     // The first 16 MiB stand for the kernel image and low memory; DMA buffers come from above.
     const base = Math.min(16 << 20, Math.floor(o.mem.size / 4));
@@ -252,6 +254,12 @@ export class Guest implements Kernel {
     };
     p.then(done, done);
     return p;
+  }
+
+  #kernelRng: Rng | null = null;
+  randomU32(): number {
+    this.#kernelRng ??= new Rng(this.#seed).fork('kernel');
+    return this.#kernelRng.nextU32();
   }
 
   printk(level: number, text: string): void {

@@ -16,7 +16,11 @@ import { shostPrintk } from './scsi_logging.ts';
 export function scsiHostAlloc<P>(mod: ScsiMod, template: ScsiHostTemplate<P>, hostdata: P, parent: Device): ScsiHost<P> {
   const hostNo = mod.allocHostNo();
   const { gendev, classdev } = hostDevices(mod, hostNo, parent);
-  return new ScsiHost(hostNo, template, hostdata, gendev, classdev);
+  const host = new ScsiHost(hostNo, template, hostdata, gendev, classdev);
+  // Each hardware queue's tag allocation hint starts at a random place (sbitmap_init_node).
+  const seeds: number[] = [];
+  host.tagHintSeed = (hwq) => (seeds[hwq] ??= mod.kernel.randomU32());
+  return host;
 }
 
 export function scsiHostSetState(host: ScsiHost, state: ShostState): boolean {

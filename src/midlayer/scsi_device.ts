@@ -88,6 +88,8 @@ export class ScsiDevice {
   queueRampUpPeriod = 120_000;
   /** True once added to sysfs (scsi_sysfs_add_sdev). */
   isVisible = false;
+  /** Name of the gendisk on this LU's request queue (sda, sr0), set by sd/sr: scmd_name() in logs. */
+  diskName: string | null = null;
   /** Upper-level driver bound (sd/sr/st) and its per-device data. */
   driver: ScsiDriverBinding | null = null;
   driverData: unknown = null;

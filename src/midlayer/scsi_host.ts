@@ -6,6 +6,7 @@ import type { Device } from '../sysfs/core.ts';
 import type { ScsiCmnd } from './scsi_cmnd.ts';
 import type { ScsiDevice, ScsiTarget } from './scsi_device.ts';
 import type { ShostState } from './scsi_device_state.ts';
+import type { SbitmapTags } from './blk_mq_tag.ts';
 
 export type EhResult = 'SUCCESS' | 'FAILED' | 'FAST_IO_FAIL';
 export type EhTimerResult = 'reset-timer' | 'done';
@@ -66,9 +67,10 @@ export class ScsiHost<P = unknown> {
   /** Serialises scans (scan_mutex). */
   scanLock: Promise<void> = Promise.resolve();
   asyncScan = false;
-  /** blk-mq tag allocator per hardware queue: freed tags (descending) and the next never-used tag. */
-  readonly tags: number[][] = [];
-  readonly tagHigh: number[] = [];
+  /** blk-mq tag allocator per hardware queue (see blk_mq_tag.ts). */
+  readonly tags: SbitmapTags[] = [];
+  /** Where a hardware queue's allocation hint starts (the kernel seeds it at random; we seed it). */
+  tagHintSeed: (hwq: number) => number = () => 0;
 
   constructor(hostNo: number, template: ScsiHostTemplate<P>, hostdata: P, gendev: Device, classdev: Device) {
     this.hostNo = hostNo;

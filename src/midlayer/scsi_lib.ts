@@ -18,7 +18,9 @@ import type { ScsiDevice } from './scsi_device.ts';
 import { sdevTransitionAllowed } from './scsi_device_state.ts';
 import type { SdevState } from './scsi_device_state.ts';
 import { decideDisposition, uaRule, UA_LOG_LEVEL } from './scsi_error.ts';
-import { sdevPrintk } from './scsi_logging.ts';
+import { sdevPrefix, sdevPrintk } from './scsi_logging.ts';
+import { SbitmapTags } from './blk_mq_tag.ts';
+import { scsiLogCompletion, scsiLogSend } from './constants.ts';
 
 /** How long blk-mq waits before re-running a queue that reported busy. */
 const BUSY_REQUEUE_DELAY = 3 * NS_PER_MS;
@@ -49,21 +51,25 @@ export function setEhHooks(hooks: EhHooks): void {
   eh = hooks;
 }
 
-/** blk-mq tags: the lowest free tag of the hardware queue (sbitmap on an idle queue). */
-function allocTag(sdev: ScsiDevice, hwq: number): number {
+/** The host's blk-mq tags of one hardware queue (sbitmap), created on first use. */
+function tagsOf(sdev: ScsiDevice, hwq: number): SbitmapTags {
   const host = sdev.host;
-  const free = (host.tags[hwq] ??= []);
-  if (free.length > 0) return free.pop()!;
-  const t = host.tagHigh[hwq] ?? 0;
-  host.tagHigh[hwq] = t + 1;
+  let t = host.tags[hwq];
+  if (!t) {
+    t = new SbitmapTags(host.canQueue, host.tagHintSeed(hwq));
+    host.tags[hwq] = t;
+  }
   return t;
 }
 
-function freeTag(cmd: ScsiCmnd): void {
-  const free = (cmd.device.host.tags[cmd.hwq] ??= []);
-  free.push(cmd.tag);
-  // Kept in descending order so that pop() yields the lowest free tag.
-  if (free.length > 1 && free[free.length - 2]! < cmd.tag) free.sort((a, b) => b - a);
+/** What the logging lines need to know about a command's device (scmd_printk's prefix and disk). */
+function logContext(mod: ScsiMod, cmd: ScsiCmnd): { devPrefix: string; diskName: string | undefined; now: number; hostBusy: number; hostFailed: number } {
+  const sdev = cmd.device;
+  return { devPrefix: sdevPrefix(sdev), diskName: sdev.diskName ?? undefined, now: mod.kernel.loop.now(), hostBusy: sdev.host.hostBusy, hostFailed: sdev.host.hostFailed };
+}
+
+function logLines(mod: ScsiMod, lines: readonly string[]): void {
+  for (const l of lines) mod.kernel.printk(KERN_INFO, l);
 }
 
 /** Issues (or re-issues) a command to the LLD. */
@@ -86,7 +92,12 @@ export function scsiQueueCommand(mod: ScsiMod, cmd: ScsiCmnd): void {
     return;
   }
   cmd.hwq = 0;
-  cmd.tag = allocTag(sdev, cmd.hwq);
+  const tag = tagsOf(sdev, cmd.hwq).get();
+  if (tag < 0) {
+    mod.kernel.loop.after(BUSY_REQUEUE_DELAY, () => scsiQueueCommand(mod, cmd));
+    return;
+  }
+  cmd.tag = tag;
   cmd.result = 0;
   cmd.resid = 0;
   cmd.senseBuffer.fill(0);
@@ -96,6 +107,7 @@ export function scsiQueueCommand(mod: ScsiMod, cmd: ScsiCmnd): void {
   sdev.inflight.add(cmd);
   cmd.inFlight = true;
   armTimer(mod, cmd);
+  if (mod.params.scsiLoggingLevel) logLines(mod, scsiLogSend(cmd, logContext(mod, cmd), mod.params.scsiLoggingLevel));
   const rtn = host.template.queuecommand(host, cmd);
   if (rtn === SCSI_MLQUEUE_HOST_BUSY || rtn === SCSI_MLQUEUE_DEVICE_BUSY) {
     cmd.inFlight = false;
@@ -104,7 +116,7 @@ export function scsiQueueCommand(mod: ScsiMod, cmd: ScsiCmnd): void {
     host.hostBusy--;
     sdev.deviceBusy--;
     sdev.inflight.delete(cmd);
-    freeTag(cmd);
+    tagsOf(cmd.device, cmd.hwq).put(cmd.tag);
     mod.kernel.loop.after(BUSY_REQUEUE_DELAY, () => scsiQueueCommand(mod, cmd));
   }
 }
@@ -140,11 +152,12 @@ export function scsiDone(mod: ScsiMod, cmd: ScsiCmnd): void {
   sdev.deviceBusy--;
   sdev.iodoneCnt++;
   sdev.inflight.delete(cmd);
-  freeTag(cmd);
+  tagsOf(sdev, cmd.hwq).put(cmd.tag);
   if (cmd.result !== 0) sdev.ioerrCnt++;
   const d = decideDisposition(cmd, (dev, sshdr) => reportSense(mod, dev, sshdr));
   cmd.result = d.result;
   cmd.ml = d.ml;
+  if (mod.params.scsiLoggingLevel) logLines(mod, scsiLogCompletion(cmd, logContext(mod, cmd), d.disposition, mod.params.scsiLoggingLevel));
   switch (d.disposition) {
     case 'SUCCESS':
       finishCommand(cmd);

@@ -34,7 +34,7 @@ import { ScsiDevice, ScsiTarget } from './scsi_device.ts';
 import { blist, getDeviceFlags, hasBlist } from './scsi_devinfo.ts';
 import type { ScsiHost } from './scsi_host.ts';
 import { scsiDeviceSetState, scsiExecute } from './scsi_lib.ts';
-import { scsiLogging, sdevPrintk } from './scsi_logging.ts';
+import { scsiLogging, sdevPrintk, shostPrintk } from './scsi_logging.ts';
 import {
   SCAN_WILD_CARD,
   enableRuntimePm,
@@ -127,7 +127,7 @@ async function probeLun(mod: ScsiMod, sdev: ScsiDevice): Promise<{ inq: Uint8Arr
   let responseLen = 0;
   const timeout = 0.5 + mod.params.inqTimeout;
   for (;;) {
-    if (scsiLogging(mod, 'SCAN', 2)) sdevPrintk(mod, KERN_INFO, sdev, `scsi scan: INQUIRY pass ${pass} length ${tryLen}`);
+    if (scsiLogging(mod, 'SCAN', 3)) sdevPrintk(mod, KERN_INFO, sdev, `scsi scan: INQUIRY pass ${pass} length ${tryLen}`);
     let ok = false;
     let result = 0;
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -142,16 +142,11 @@ async function probeLun(mod: ScsiMod, sdev: ScsiDevice): Promise<{ inq: Uint8Arr
       ok = true;
       break;
     }
-    if (scsiLogging(mod, 'SCAN', 2)) {
+    if (scsiLogging(mod, 'SCAN', 3)) {
       sdevPrintk(mod, KERN_INFO, sdev, `scsi scan: INQUIRY ${ok ? 'successful' : 'failed'} with code 0x${result.toString(16)}`);
     }
     if (!ok) {
-      if (pass === 1) {
-        if (scsiLogging(mod, 'SCAN', 0) && !scsiLogging(mod, 'SCAN', 2)) {
-          sdevPrintk(mod, KERN_INFO, sdev, `scsi scan: INQUIRY failed with code 0x${result.toString(16)}`);
-        }
-        return null;
-      }
+      if (pass === 1) return null;
       sdevPrintk(mod, KERN_INFO, sdev, `scsi scan: ${tryLen} byte inquiry failed.  Consider BLIST_INQUIRY_36 for this device`);
       tryLen = firstLen;
       pass = 3;
@@ -306,7 +301,7 @@ async function probeAndAddLun(mod: ScsiMod, t: ScsiTarget, lun: number, rescan: 
   const existing = findSdev(host, t.channel, t.id, lun);
   if (existing) {
     if (rescan !== 'initial' || existing.state !== 'created') {
-      if (scsiLogging(mod, 'SCAN', 2)) sdevPrintk(mod, KERN_INFO, existing, `scsi scan: device exists on ${existing.hctl}`);
+      if (scsiLogging(mod, 'SCAN', 3)) sdevPrintk(mod, KERN_INFO, existing, `scsi scan: device exists on ${existing.hctl}`);
       if (bflagsOut) bflagsOut.v = existing.bflags;
       return 'lun-present';
     }
@@ -322,12 +317,12 @@ async function probeAndAddLun(mod: ScsiMod, t: ScsiTarget, lun: number, rescan: 
   const pq = (inq[0]! >> 5) & 7;
   const pdt = inq[0]! & 0x1f;
   if (pq === 3) {
-    if (scsiLogging(mod, 'SCAN', 1)) sdevPrintk(mod, KERN_INFO, sdev, 'scsi scan: peripheral qualifier of 3, device not added');
+    if (scsiLogging(mod, 'SCAN', 3)) sdevPrintk(mod, KERN_INFO, sdev, 'scsi scan: peripheral qualifier of 3, device not added');
     destroySdev(mod, sdev);
     return 'target-present';
   }
   if ((pq === 1 || t.pdt1fForNoLun) && pdt === 0x1f && !scsilunToIntIsWlun(lun)) {
-    if (scsiLogging(mod, 'SCAN', 1)) sdevPrintk(mod, KERN_INFO, sdev, 'scsi scan: peripheral device type of 31, no device added');
+    if (scsiLogging(mod, 'SCAN', 3)) sdevPrintk(mod, KERN_INFO, sdev, 'scsi scan: peripheral device type of 31, no device added');
     destroySdev(mod, sdev);
     return 'target-present';
   }
@@ -364,10 +359,10 @@ async function reportLunScan(mod: ScsiMod, t: ScsiTarget, bflags: bigint, rescan
   for (;;) {
     let ok = false;
     for (let i = 0; i < 3; i++) {
-      if (scsiLogging(mod, 'SCAN', 2)) sdevPrintk(mod, KERN_INFO, sdev, `scsi scan: Sending REPORT LUNS to (try ${i})`);
+      if (scsiLogging(mod, 'SCAN', 3)) sdevPrintk(mod, KERN_INFO, sdev, `scsi scan: Sending REPORT LUNS to (try ${i})`);
       const cdb = [0xa0, 0, 0, 0, 0, 0, (length >>> 24) & 0xff, (length >> 16) & 0xff, (length >> 8) & 0xff, length & 0xff, 0, 0];
       const r = await scsiExecute(mod, sdev, { cdb, dir: 'from-dev', length, timeout: SCSI_TIMEOUT, retries: 3 });
-      if (scsiLogging(mod, 'SCAN', 2)) {
+      if (scsiLogging(mod, 'SCAN', 3)) {
         sdevPrintk(mod, KERN_INFO, sdev, `scsi scan: REPORT LUNS ${r.result ? 'failed' : 'successful'} (try ${i}) result 0x${r.result.toString(16)}`);
       }
       if (r.result === 0) {
@@ -390,7 +385,7 @@ async function reportLunScan(mod: ScsiMod, t: ScsiTarget, bflags: bigint, rescan
   }
   const listLen = ((data[0]! << 24) | (data[1]! << 16) | (data[2]! << 8) | data[3]!) >>> 0;
   const n = Math.floor(listLen / 8);
-  if (scsiLogging(mod, 'SCAN', 2)) sdevPrintk(mod, KERN_INFO, sdev, `scsi scan: REPORT LUN scan`);
+  if (scsiLogging(mod, 'SCAN', 3)) sdevPrintk(mod, KERN_INFO, sdev, `scsi scan: REPORT LUN scan`);
   for (let i = 0; i < n; i++) {
     const lun = scsilunToInt(data, 8 + 8 * i);
     if (lun > host.maxLun) {
@@ -449,6 +444,12 @@ async function scanTarget(mod: ScsiMod, host: ScsiHost, channel: number, id: num
 export async function scanHostSelected(mod: ScsiMod, host: ScsiHost, channel: number, id: number, lun: number, rescan: RescanMode): Promise<void> {
   if ((channel !== SCAN_WILD_CARD && channel > host.maxChannel) || (id !== SCAN_WILD_CARD && id >= host.maxId) || (lun !== SCAN_WILD_CARD && lun >= host.maxLun)) {
     throw new Errno('EINVAL');
+  }
+  if (scsiLogging(mod, 'SCAN', 3)) {
+    // The wildcard prints as the unsigned values it is in the kernel (~0 in 32 and 64 bits).
+    const u32 = (v: number): string => (v === SCAN_WILD_CARD ? '4294967295' : String(v));
+    const u64 = (v: number): string => (v === SCAN_WILD_CARD ? '18446744073709551615' : String(v));
+    shostPrintk(mod, KERN_INFO, host, `scsi_scan_host_selected: <${u32(channel)}:${u32(id)}:${u64(lun)}>`);
   }
   await withScanLock(host, async () => {
     if (host.state !== 'running' && host.state !== 'recovery') return;

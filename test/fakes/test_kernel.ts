@@ -81,6 +81,7 @@ export function testKernel(params: Record<string, string> = {}): TestKernel {
     vfs,
     log,
     nrCpus: 2,
+    randomU32: () => 0,
     dmaLive: () => dma.live,
     printk: (_level, text) => log.push(text),
     param: (module, name) => params[`${module}.${name}`],

@@ -68,7 +68,7 @@ export async function main(argv: readonly string[], io = { stdout: process.stdou
     return 1;
   }
   const o = parsed.opts;
-  const created = await createMachine(o.qemuArgs, { seed: o.seed, hostFs: fs });
+  const created = await createMachine(o.qemuArgs, { seed: o.seed, hostFs: fs, stderr: (line) => io.stderr.write(line + '\n') });
   for (const w of created.warnings) io.stderr.write(w + '\n');
   if ('help' in created) {
     io.stdout.write(created.help);

@@ -16,6 +16,9 @@ import type { MsiSink } from '../platform/pci.ts';
 import { PciBus } from '../platform/pci_bus.ts';
 import type { EventLoop, Nanoseconds } from '../sim/event_loop.ts';
 import { BlockBackend } from './block/block-backend.ts';
+import { installBlkdebug } from './block/blkdebug.ts';
+import { FaultInjector } from './fault.ts';
+import { Rng } from '../sim/rng.ts';
 import type { BlockIoErrorEvent, SyncFs } from './block/block-backend.ts';
 import type { DriveResult, DriveSpec, FileProbe, HostFile } from './blockdev.ts';
 import { driveNew } from './blockdev.ts';
@@ -44,6 +47,8 @@ export interface HostEnv {
   /** QEMU's stderr (`qemu-system-x86_64: …` lines become `vscsi: …`). */
   readonly stderr: (line: string) => void;
   readonly trace?: TraceSink | undefined;
+  /** Seed of the device model's random choices (fault probabilities). */
+  readonly seed?: number | undefined;
 }
 
 export interface Hba {
@@ -140,6 +145,8 @@ export class QemuMachine {
   readonly spec: MachineSpec;
   readonly env: HostEnv;
   readonly pci = new PciBus();
+  /** Fault rules of the device models (-fault, the monitor, the library). */
+  readonly faults: FaultInjector;
   /** BlockBackends by drive id (and blockdev-add nodes by node name, for drive= lookups). */
   readonly blk = new Map<string, BlockBackend>();
   /** Controllers by the name of the SCSI bus they provide (`scsi0.0`). */
@@ -178,11 +185,16 @@ export class QemuMachine {
     this.#probe = env.probe ?? probeFromFs(env.fs);
     // Each command-line if=none drive took the lowest free unit on bus 0 (explicit unit= aside).
     for (let i = 0; i < spec.drives.length; i++) this.#noneUnits.add(i);
+    this.faults = new FaultInjector(env.loop, new Rng(env.seed ?? 1).fork('faults'));
   }
 
   /** Creates everything on the command line, in QEMU's order; an error text when realize fails. */
   static create(spec: MachineSpec, env: HostEnv): QemuMachine | { error: string } {
     const m = new QemuMachine(spec, env);
+    for (const f of spec.faults ?? []) {
+      const r = m.faults.add(f);
+      if ('error' in r) return { error: r.error };
+    }
     for (const d of spec.drives) {
       const err = m.addDrive(d);
       if (err) return { error: err };
@@ -304,6 +316,8 @@ export class QemuMachine {
       if (!(b instanceof BlockBackend)) return `Could not open '${d.file}': ${b.error}`;
       blk = b;
     }
+    // blkdebug sits between the device and the image, failing what its rules match.
+    if (d.blkdebug) installBlkdebug(blk, d.blkdebug);
     this.#wireBackend(blk);
     this.blk.set(d.id, blk);
     this.blkEntries.push({ blk, name: d.id, legacy: true, node, dev: undefined });
@@ -606,6 +620,9 @@ export class QemuMachine {
     this.#gateKicks(r.dev);
     r.dev.attach(this.pci, spec.slot, spec.fn);
     this.hbas.set(spec.scsiBus, { spec, dev: r.dev, bus });
+    // One fault injector for the machine, consulted by every SCSI bus and virtio-scsi HBA.
+    bus.faults = this.faults;
+    r.dev.scsi.faults = this.faults;
     return null;
   }
 

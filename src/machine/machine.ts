@@ -6,6 +6,7 @@
 import type { SyncFs } from '../host/block/block-backend.ts';
 import type { FileProbe, HostFile } from '../host/blockdev.ts';
 import { QemuMachine } from '../host/machine.ts';
+import { TraceControl, makeTracer } from '../host/trace.ts';
 import { Monitor } from '../host/monitor/hmp.ts';
 import { pciHotplugAdd, pciHotplugRemove } from '../kernel/pci_hotplug.ts';
 import { parseQemuArgs } from '../host/vl.ts';
@@ -18,6 +19,7 @@ import { Guest } from './guest.ts';
 
 /** A filesystem the drive images are opened from: Node's fs or memfs. */
 export interface HostFs extends SyncFs {
+  readFileSync?(path: string, encoding: 'utf8'): string;
   statSync(path: string): { size: number | bigint; isFile(): boolean; isDirectory(): boolean; isBlockDevice(): boolean; isCharacterDevice(): boolean };
 }
 
@@ -88,7 +90,20 @@ export class Machine {
       this.#qemuLog.push(line);
       opts.stderr?.(line);
     };
+    // -trace: QEMU's log backend on stderr, for the events the patterns and event files select.
+    let trace;
+    if (spec.trace.patterns.length > 0 || spec.trace.eventFiles.length > 0) {
+      const control = new TraceControl();
+      for (const p of spec.trace.patterns) for (const w of control.enableEvents(p)) stderr(`vscsi: -trace ${p}: warning: ${w}`);
+      for (const f of spec.trace.eventFiles) {
+        const text = opts.hostFs.readFileSync?.(f, 'utf8') ?? '';
+        for (const w of control.initEvents(text)) stderr(`vscsi:${f}:${w.line}: warning: ${w.message}`);
+      }
+      trace = makeTracer(control, stderr, this.loop);
+    }
     const host = QemuMachine.create(spec, {
+      seed: opts.seed,
+      trace,
       loop: this.loop,
       mem: this.mem,
       // An MSI message is a memory write the CPU sees a little later.

@@ -13,26 +13,16 @@ import { Errno, isErrno } from '../kernel/errno.ts';
 import { O_NONBLOCK, O_RDONLY, type Syscalls } from '../kernel/syscalls.ts';
 import { SG_DXFER_FROM_DEV, SG_DXFER_NONE, SG_INFO_OK, SG_INFO_OK_MASK, SG_IO, sgIoHdr, type SgIoHdrOut } from '../kernel/uapi/sg.ts';
 
-// include/uapi/linux/cdrom.h: the CD-ROM layer's ioctls and values cdrom_id uses.
-export const CDROM_CLEAR_OPTIONS = 0x5321;
-export const CDROM_DRIVE_STATUS = 0x5326;
-export const CDROM_LOCKDOOR = 0x5329;
-export const CDROM_GET_CAPABILITY = 0x5331;
-/** CDROM_DRIVE_STATUS argument: the current slot (INT_MAX). */
-export const CDSL_CURRENT = 0x7fffffff;
-export const CDS_NO_INFO = 0;
-export const CDS_NO_DISC = 1;
-export const CDS_TRAY_OPEN = 2;
-export const CDS_DRIVE_NOT_READY = 3;
-export const CDS_DISC_OK = 4;
-export const CDO_LOCK = 0x8;
-export const CDC_CD_R = 0x2000;
-export const CDC_CD_RW = 0x4000;
-export const CDC_DVD = 0x8000;
-export const CDC_DVD_R = 0x10000;
-export const CDC_DVD_RAM = 0x20000;
-export const CDC_MRW = 0x80000;
-export const CDC_MRW_W = 0x100000;
+// include/uapi/linux/cdrom.h: the CD-ROM layer's ioctls and values cdrom_id uses (re-exported for its callers).
+import {
+  CDC_CD_R, CDC_CD_RW, CDC_DVD, CDC_DVD_R, CDC_DVD_RAM, CDC_MRW, CDC_MRW_W, CDO_LOCK, CDROM_CLEAR_OPTIONS,
+  CDROM_DRIVE_STATUS, CDROM_GET_CAPABILITY, CDROM_LOCKDOOR, CDS_DISC_OK, CDSL_CURRENT,
+} from '../kernel/uapi/cdrom.ts';
+export {
+  CDC_CD_R, CDC_CD_RW, CDC_DVD, CDC_DVD_R, CDC_DVD_RAM, CDC_MRW, CDC_MRW_W, CDO_LOCK, CDROM_CLEAR_OPTIONS,
+  CDROM_DRIVE_STATUS, CDROM_GET_CAPABILITY, CDROM_LOCKDOOR, CDS_DISC_OK, CDSL_CURRENT,
+};
+export { CDS_DRIVE_NOT_READY, CDS_NO_DISC, CDS_NO_INFO, CDS_TRAY_OPEN } from '../kernel/uapi/cdrom.ts';
 
 /** MMC profile numbers (GET CONFIGURATION), plus cdrom_id's two pseudo-features for Mount Rainier. */
 const F = {

@@ -935,13 +935,14 @@ export function driverAttach(mod: ScsiMod, drv: ScsiDriver): void {
   };
   const sdevs = mod.hosts.flatMap((h) => h.devices);
   if (drv.asyncProbe) {
-    // async_schedule on an SMP guest: the first item waits for a worker to wake while another CPU's
-    // worker takes the following items, so the next LU this driver accepts reaches the index
-    // allocator first; then the first item, then the rest in bus order. This is the order the
-    // captures show for sd names (bus order 0:0:0:0, 0:0:1:0 (a CD), 1:0:0:0 → sda = 1:0:0:0,
-    // sdb = 0:0:0:0; LUs 2:0, 2:5, 7:3 → sda = 2:5, sdb = 2:0, sdc = 7:3). One CPU keeps bus order.
+    // async_schedule on an SMP guest: which probe reaches the index allocator first is a race the
+    // kernel does not order. This follows what the captures show, as an empirical rule: with two
+    // LUs the probes take indices in bus order (targets 0 and 1 → sda, sdb); with three or more, the
+    // first item waits while another CPU's worker takes the following items, so the next LU this
+    // driver accepts is first, then the first item, then the rest (0:0:0:0, 0:0:1:0 (a CD), 1:0:0:0
+    // → sda = 1:0:0:0, sdb = 0:0:0:0; LUs 2:0, 2:5, 7:3 → sda = 2:5, sdb = 2:0, sdc = 7:3).
     let order = sdevs;
-    if (mod.kernel.nrCpus > 1 && sdevs.length > 1) {
+    if (mod.kernel.nrCpus > 1 && sdevs.length > 2) {
       const rest = sdevs.slice(1);
       const k = rest.findIndex((d) => drv.match(d) && !d.driver);
       if (k >= 0) order = [...rest.slice(0, k + 1), sdevs[0]!, ...rest.slice(k + 1)];

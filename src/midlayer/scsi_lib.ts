@@ -122,7 +122,8 @@ export function scsiQueueCommand(mod: ScsiMod, cmd: ScsiCmnd): void {
 }
 
 function armTimer(mod: ScsiMod, cmd: ScsiCmnd): void {
-  cmd.timer = mod.kernel.loop.after(cmd.timeout, () => scsiTimeout(mod, cmd));
+  // A request timer is no work of its own: a command waiting on a paused VM leaves the guest idle.
+  cmd.timer = mod.kernel.loop.after(cmd.timeout, () => scsiTimeout(mod, cmd), { daemon: true });
 }
 
 /** scsi_timeout: counts the expiry, then asks the LLD (virtio_scsi always resets the timer). */

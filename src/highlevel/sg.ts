@@ -9,7 +9,7 @@ import * as uapi from '../kernel/uapi/sg.ts';
 import type { SgIoHdrIn, SgIoHdrOut, SgScsiId } from '../kernel/uapi/sg.ts';
 import type { ScsiInterface, ScsiMod } from '../midlayer/scsi.ts';
 import type { ScsiDevice } from '../midlayer/scsi_device.ts';
-import { sgIo } from '../midlayer/scsi_ioctl.ts';
+import { scsiIoctlReset, sgIo } from '../midlayer/scsi_ioctl.ts';
 import { sdevPrintk } from '../midlayer/scsi_logging.ts';
 import { Device } from '../sysfs/core.ts';
 import { createLink, removeNode } from '../sysfs/kernfs.ts';
@@ -124,6 +124,8 @@ export class SgDriver implements ScsiInterface {
         return 0;
       case uapi.SG_GET_SG_TABLESIZE:
         return sdev.host.sgTablesize;
+      case uapi.SG_SCSI_RESET:
+        return scsiIoctlReset(sdev, Number(arg));
       default:
         throw new Errno('ENOTTY');
     }

@@ -15,7 +15,7 @@ import { FlatGuestMemory } from '../platform/guest_memory.ts';
 import type { Syscalls } from '../kernel/syscalls.ts';
 import { isIncomplete } from '../shell/sh.ts';
 import { EventLoop, NS_PER_US } from '../sim/event_loop.ts';
-import { Guest } from './guest.ts';
+import { BOOT_EPOCH, Guest } from './guest.ts';
 
 /** A filesystem the drive images are opened from: Node's fs or memfs. */
 export interface HostFs extends SyncFs {
@@ -124,6 +124,8 @@ export class Machine {
         void this.loop.after(latency, () => void g.track(pciHotplugRemove(g.pci, slot, fn).then(release))),
     };
     this.mon = new Monitor(host);
+    // QMP timestamps: the virtual clock on the same wall-clock epoch the guest boots at.
+    this.mon.qmpMonitor.epochNs = BOOT_EPOCH * 1e9;
   }
 
   /** Builds a machine from QEMU's command-line arguments. */

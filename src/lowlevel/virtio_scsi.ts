@@ -64,6 +64,7 @@ import type { EhResult, ScsiHost, ScsiHostTemplate } from '../midlayer/scsi_host
 import { scsiDone, scsiExecute } from '../midlayer/scsi_lib.ts';
 import { findSdev, removeDevice, rescanDevice, scanHost, scsiAddDevice, scsiScanTarget } from '../midlayer/scsi_scan.ts';
 import { sdevPrintk } from '../midlayer/scsi_logging.ts';
+import { sdevFormatHeader } from '../midlayer/constants.ts';
 import type { VirtioDevice, VirtioDriver } from '../virtio/virtio.ts';
 import { virtioCread16, virtioCread32, virtioCwrite32, virtioDeviceReady, virtioHasFeature, virtioResetDevice } from '../virtio/virtio.ts';
 import type { Sg, VirtQueue } from '../virtio/virtio_ring.ts';
@@ -185,6 +186,11 @@ function queuecommand(host: ScsiHost<VirtioScsi>, cmd: ScsiCmnd): number {
   return 0;
 }
 
+/** scmd_printk: the device prefix, then `[sda] ` when the LU has a disk and `tag#N `. */
+function scmdPrintk(vscsi: VirtioScsi, level: number, cmd: ScsiCmnd, text: string): void {
+  sdevPrintk(vscsi.mod, level, cmd.device, sdevFormatHeader(cmd.device.diskName ?? undefined, cmd.tag) + text);
+}
+
 /** virtscsi_complete_cmd */
 function completeCmd(vscsi: VirtioScsi, slot: Slot): void {
   const cmd = slot.cmd;
@@ -202,7 +208,7 @@ function completeCmd(vscsi: VirtioScsi, slot: Slot): void {
   else {
     let hb = RESPONSE_HOST_BYTE.get(response);
     if (hb === undefined) {
-      sdevPrintk(vscsi.mod, KERN_WARNING, cmd.device, `Unknown response ${response}`);
+      scmdPrintk(vscsi, KERN_WARNING, cmd, `Unknown response ${response}`);
       hb = DID_ERROR;
     }
     result |= hb << 16;
@@ -270,8 +276,11 @@ function kickEventAll(vscsi: VirtioScsi): void {
 function eventDone(vscsi: VirtioScsi): void {
   vqDone(vscsi.eventVq, (t) => {
     if (vscsi.stopEvents) return;
-    // The work item runs later, in process context (system_freezable_wq).
-    vscsi.mod.track(handleEvent(vscsi, t as EventNode));
+    // The work item runs later, in process context (system_freezable_wq), not in the interrupt:
+    // until it has run and re-posted the buffer, that buffer is not available to the device.
+    vscsi.mod.kernel.loop.after(0, () => {
+      if (!vscsi.stopEvents) vscsi.mod.track(handleEvent(vscsi, t as EventNode));
+    });
   });
 }
 
@@ -402,6 +411,12 @@ async function remove(mod: ScsiMod, vdev: VirtioDevice): Promise<void> {
   await scsiRemoveHost(mod, host);
   virtioResetDevice(vdev);
   vdev.delVqs();
+  // The event nodes live in struct virtio_scsi and the command areas in the requests' PDUs: both go
+  // when the host and its tag set are released.
+  const vscsi = host.hostdata;
+  for (const e of vscsi.events.splice(0)) vdev.dma.kfree(e.buf);
+  for (const perQ of vscsi.slots) for (const s of perQ ?? []) if (s && s.area !== 0) vdev.dma.kfree(s.area);
+  vscsi.slots.length = 0;
   hosts.delete(vdev);
 }
 
@@ -409,7 +424,7 @@ async function remove(mod: ScsiMod, vdev: VirtioDevice): Promise<void> {
 async function abort(cmd: ScsiCmnd): Promise<EhResult> {
   const host = cmd.device.host as ScsiHost<VirtioScsi>;
   const vscsi = host.hostdata;
-  sdevPrintk(vscsi.mod, KERN_INFO, cmd.device, `tag#${cmd.tag} abort`);
+  scmdPrintk(vscsi, KERN_INFO, cmd, 'abort');
   return tmf(vscsi, VIRTIO_SCSI_T_TMF_ABORT_TASK, cmd.device, cmdTag(cmd));
 }
 

@@ -68,7 +68,8 @@ export function defaultLimits(nrCpus: number): QueueLimits {
     maxWriteZeroesSectors: 0,
     maxWriteSameSectors: 0,
     rotational: true,
-    addRandom: true,
+    // A SCSI queue starts without QUEUE_FLAG_ADD_RANDOM; sd sets it for rotational disks.
+    addRandom: false,
     writeCache: false,
     fua: false,
     nrHwQueues: 1,

@@ -308,6 +308,10 @@ export class SrDriver implements ScsiDriver {
     }
     cd.sectorSize = sectorSize;
     cd.disk.limits.logicalBlockSize = sectorSize;
+    // blk_queue_logical_block_size: the hardware limit becomes a whole number of logical blocks.
+    const per = sectorSize / 512;
+    cd.disk.limits.maxHwSectors = Math.floor(cd.disk.limits.maxHwSectors / per) * per;
+    cd.disk.limits.maxSectors = Math.floor(cd.disk.limits.maxSectors / per) * per;
     cd.disk.limits.physicalBlockSize = sectorSize;
     cd.disk.limits.ioMin = sectorSize;
     this.#layer.setCapacityAndNotify(cd.disk, cd.capacity * (sectorSize / 512));

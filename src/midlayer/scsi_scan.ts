@@ -560,9 +560,13 @@ async function bindDriver(mod: ScsiMod, sdev: ScsiDevice): Promise<void> {
   const drv = mod.drivers.find((d) => d.match(sdev));
   if (!drv) return;
   const probe = async (): Promise<void> => {
-    if (sdev.driver || !sdev.isVisible) return;
+    if (!sdev.isVisible) return;
     if ((await drv.probe(sdev)) === 'ok') attachDriver(mod, sdev, drv.name);
+    else if (sdev.driver?.name === drv.name) sdev.driver = null;
   };
+  // really_probe sets dev->driver before the driver's probe runs: messages printed meanwhile by
+  // others (sg's `Attached scsi generic`) already carry the driver's name, as at hot-plug.
+  sdev.driver = { name: drv.name };
   if (drv.asyncProbe) {
     mod.track(Promise.resolve().then(probe));
     return;

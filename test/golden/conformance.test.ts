@@ -39,10 +39,10 @@ const PLANS: Record<string, Plan> = {
     // CONTRACT: a deliberate divergence from QEMU 7.2's refusal (the seed's QEMU accepted it).
     acceptWithWarning: /^vscsi: -device scsi-disk,drive=scsi0,scsi-id=0,lun=0: warning: 'scsi-disk' is deprecated, please use 'scsi-hd' or 'scsi-cd' instead$/,
   },
-  hotplug_event: { skipAfter: { snapshot: 'boot', reason: ISSUE4 } },
+  hotplug_event: {},
   eh_resets: { skipAfter: { snapshot: 'boot', reason: `${ISSUE5} (sg_reset TMFs, host_reset)` } },
   eh_timeout_abort: { skipAfter: { snapshot: 'boot', reason: `${ISSUE5} (device timeout, QMP block_set_io_throttle)` } },
-  error_injection: { skip: `${ISSUE5} (blkdebug error injection, rerror/werror, QMP cont)` },
+  error_injection: {},
   scsi_debug: { skip: 'not our LLD: scsi_debug (a second low-level driver, no virtio-scsi controller) is not simulated' },
 };
 

@@ -512,7 +512,7 @@ export class Guest implements Kernel {
     // udevd can be busy only while it waits for an event; if none is queued it is stuck, not busy.
     for (let quiet = 0, spins = 0; quiet < 3 && spins < 1000; spins++) {
       await this.loop.runUntilIdle();
-      await new Promise((r) => setImmediate(r));
+      await this.loop.yieldToHost();
       quiet = this.loop.busy || this.udevd?.busy || this.#pending.size > 0 ? 0 : quiet + 1;
     }
   }

@@ -76,6 +76,11 @@ export class EventLoop implements Clock {
     return this.#now;
   }
 
+  /** Lets every pending promise continuation and host task run once (a full macrotask turn). */
+  yieldToHost(): Promise<void> {
+    return new Promise((resolve) => setImmediate(resolve));
+  }
+
   /** Number of events run so far (for tests and benchmarks). */
   get executed(): number {
     return this.#executed;

@@ -25,7 +25,6 @@ interface Plan extends Omit<ReplayOptions, 'onPart'> {
   readonly skip?: string;
 }
 
-const ISSUE4 = 'issue 4: hotplug (QMP blockdev-add/device_add/device_del, virtio-scsi events, uevent monitor)';
 const ISSUE5 = 'issue 5: error handling';
 
 /** Every golden and how far it is replayed today. */

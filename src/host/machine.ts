@@ -5,7 +5,9 @@
 // what the monitor asks at run time: device_add / device_del (hot-plug through the HBA, PCI hot-plug
 // through a guest callback standing in for ACPI), drive_add / drive_del, blockdev-add / blockdev-del,
 // block_resize, stop / cont (with rerror/werror=stop parking requests until `cont`), system_reset and
-// removable-medium changes. Every QMP event it raises is queued with its virtual time.
+// removable-medium changes, block_set_io_throttle (block/throttle-groups.ts) and the fault rules'
+// monitor commands (ours). Every QMP event it raises is queued with its virtual time; every fault a
+// rule injects is a `vscsi_fault_inject` trace event (ours).
 //
 // The pause gate: while the VM is not running, kicks of the virtio queues are held back and replayed
 // on `cont` (QEMU stops the ioeventfd handlers with the vCPUs and re-reads the notifiers on resume);
@@ -18,6 +20,9 @@ import type { EventLoop, Nanoseconds } from '../sim/event_loop.ts';
 import { BlockBackend } from './block/block-backend.ts';
 import { installBlkdebug } from './block/blkdebug.ts';
 import { FaultInjector } from './fault.ts';
+import type { FaultInjection } from './fault.ts';
+import { ThrottleGroupMember, throttleConfigInit, throttleEnabled, throttleIsValid } from './block/throttle-groups.ts';
+import type { BucketConfig, BucketName, ThrottleConfig } from './block/throttle-groups.ts';
 import { Rng } from '../sim/rng.ts';
 import type { BlockIoErrorEvent, SyncFs } from './block/block-backend.ts';
 import type { DriveResult, DriveSpec, FileProbe, HostFile } from './blockdev.ts';
@@ -29,6 +34,7 @@ import type { QemuOpts, QemuWarning } from './qemu-option.ts';
 import { idWellformed, qemuError } from './qemu-option.ts';
 import { QemuScsiBus } from './scsi/scsi-bus.ts';
 import { ScsiDisk, createScsiCd, createScsiHd } from './scsi/scsi-disk.ts';
+import { ScsiTape, createScsiTape } from './scsi/scsi-tape.ts';
 import type { ScsiDiskProps } from './scsi/scsi-disk.ts';
 import { realizeVirtioScsiPci } from './virtio/virtio-scsi-pci.ts';
 import type { VirtioScsiPci } from './virtio/virtio-scsi-pci.ts';
@@ -51,6 +57,18 @@ export interface HostEnv {
   readonly seed?: number | undefined;
 }
 
+/** A SCSI LU the machine creates: scsi-hd/scsi-cd, or our scsi-tape. */
+export type ScsiLu = ScsiDisk | ScsiTape;
+
+/**
+ * Whether the device's medium sits behind something the guest can lock: a CD's tray, or a tape
+ * drive's cartridge slot (our addition — QEMU has no emulated tape). A locked one refuses an eject
+ * that is not forced, and asks the guest to let go.
+ */
+function hasTray(dev: ScsiLu): boolean {
+  return dev.kind === 'scsi-cd' || dev.kind === 'scsi-tape';
+}
+
 export interface Hba {
   readonly spec: VirtioScsiPciSpec;
   readonly dev: VirtioScsiPci;
@@ -65,6 +83,23 @@ export interface QmpEvent {
   readonly ns: Nanoseconds;
   readonly event: string;
   readonly data?: Record<string, unknown> | undefined;
+}
+
+/** block_set_io_throttle's arguments (qapi BlockIOThrottle), limits as given (negative = invalid). */
+export interface BlockIoThrottleArgs {
+  readonly device?: string | undefined;
+  readonly id?: string | undefined;
+  readonly bps: number;
+  readonly bps_rd: number;
+  readonly bps_wr: number;
+  readonly iops: number;
+  readonly iops_rd: number;
+  readonly iops_wr: number;
+  /** Burst rates (`bps_max` …) and lengths (`bps_max_length` …), when given. */
+  readonly max?: Partial<Record<BucketName, number>> | undefined;
+  readonly maxLength?: Partial<Record<BucketName, number>> | undefined;
+  readonly iopsSize?: number | undefined;
+  readonly group?: string | undefined;
 }
 
 /** A machine-level error: QEMU's text, and its QMP error class when it is not GenericError. */
@@ -86,7 +121,7 @@ export interface BlkEntry {
   readonly legacy: boolean;
   /** Root node name: `#blockNNN` for -drive, the user's for blockdev-add. */
   node: string | undefined;
-  dev: ScsiDisk | undefined;
+  dev: ScsiLu | undefined;
   /** Board default drives: their QOM path when a board device holds them. */
   readonly boardQdev?: string | undefined;
   readonly boardRemovable?: boolean | undefined;
@@ -107,6 +142,9 @@ export interface PciHotplugHandler {
   /** The host asks the guest to release slot.fn; `release` completes the unplug. */
   unplugRequest(slot: number, fn: number, release: () => void): void;
 }
+
+/** strerror(ENOSPC): the BLOCK_IO_ERROR reason of a full disk. */
+const STRERROR_ENOSPC = 'No space left on device';
 
 /** The pc board's default drives (vl.c default_drive: floppy, SD card), absent with q35's floppy. */
 const BOARD_DEFAULT_DRIVES: Record<MachineSpec['machine'], ReadonlyArray<{ name: string; qdev?: string }>> = {
@@ -152,7 +190,7 @@ export class QemuMachine {
   /** Controllers by the name of the SCSI bus they provide (`scsi0.0`). */
   readonly hbas = new Map<string, Hba>();
   /** SCSI devices with their resolved specs. */
-  readonly scsi = new Map<ScsiDisk, ScsiDeviceSpec>();
+  readonly scsi = new Map<ScsiLu, ScsiDeviceSpec>();
   /** query-block's list, in creation order. */
   readonly blkEntries: BlkEntry[] = [];
   readonly nodes = new Map<string, BlockNode>();
@@ -177,6 +215,8 @@ export class QemuMachine {
   #parked: Array<() => void> = [];
   /** Kicks held back while stopped: [hba, queue]. */
   #heldKicks: Array<[VirtioScsiPci, number]> = [];
+  /** I/O limits of the throttled BlockBackends (block_set_io_throttle). */
+  readonly throttles = new Map<BlockBackend, ThrottleGroupMember>();
 
   private constructor(spec: MachineSpec, env: HostEnv) {
     this.spec = spec;
@@ -186,6 +226,23 @@ export class QemuMachine {
     // Each command-line if=none drive took the lowest free unit on bus 0 (explicit unit= aside).
     for (let i = 0; i < spec.drives.length; i++) this.#noneUnits.add(i);
     this.faults = new FaultInjector(env.loop, new Rng(env.seed ?? 1).fork('faults'));
+    this.faults.onInject = (i) => this.#traceFault(i);
+  }
+
+  /** Ours: each injected fault is a `vscsi_fault_inject` trace event (rule, where, target, lun, code). */
+  #traceFault(i: FaultInjection): void {
+    const trace = this.env.trace;
+    if (!trace) return;
+    // FaultInjection.what: `T:L 0xOP` (command), `tmf S T:L`, `event E T:L` or `event E -`.
+    const m = /^(?:(?:tmf|event) (\d+) )?(?:(\d+):(\d+)|-)(?: 0x([0-9a-f]+))?$/.exec(i.what);
+    const code = m?.[4] !== undefined ? parseInt(m[4], 16) : Number(m?.[1] ?? 0);
+    trace('vscsi_fault_inject', {
+      rule: i.rule.id,
+      on: i.on,
+      target: m?.[2] !== undefined ? Number(m[2]) : -1,
+      lun: m?.[3] !== undefined ? Number(m[3]) : -1,
+      opcode: code,
+    });
   }
 
   /** Creates everything on the command line, in QEMU's order; an error text when realize fails. */
@@ -326,16 +383,28 @@ export class QemuMachine {
   }
 
   #wireBackend(blk: BlockBackend): void {
-    blk.onIoError = (ev) => this.#blockIoError(ev);
+    blk.onIoError = (ev) => this.#blockIoError(blk, ev);
   }
 
-  #blockIoError(ev: BlockIoErrorEvent): void {
-    // qapi BLOCK_IO_ERROR: device, node-name?, operation, action, nospace?, reason
+  /**
+   * blk_iostatus_is_enabled: a SCSI device enabled it at realize (blk_iostatus_enable) and the
+   * BlockBackend's policies can stop the VM — werror enospc or stop, or rerror stop — whichever
+   * direction failed.
+   */
+  iostatusIsEnabled(blk: BlockBackend): boolean {
+    const held = this.blkEntries.some((e) => e.blk === blk && e.dev !== undefined);
+    return held && (blk.werror === 'enospc' || blk.werror === 'stop' || blk.rerror === 'stop');
+  }
+
+  #blockIoError(blk: BlockBackend, ev: BlockIoErrorEvent): void {
+    // qapi BLOCK_IO_ERROR: device, node-name?, operation, action, nospace?, reason. `nospace` is
+    // there exactly when the I/O status is enabled (send_qmp_error_event), so a read error on a
+    // drive with werror=enospc carries it too.
     const data: Record<string, unknown> = { device: ev.device };
     if (ev.nodeName !== undefined) data['node-name'] = ev.nodeName;
     data['operation'] = ev.operation;
     data['action'] = ev.action;
-    if (ev.nospace !== undefined) data['nospace'] = ev.nospace;
+    if (this.iostatusIsEnabled(blk)) data['nospace'] = ev.nospace ?? ev.reason === STRERROR_ENOSPC;
     data['reason'] = ev.reason;
     this.emit('BLOCK_IO_ERROR', data);
   }
@@ -481,6 +550,44 @@ export class QemuMachine {
     return null;
   }
 
+  /**
+   * qmp_block_set_io_throttle: the BlockBackend by exactly one of `device` / `id`, the limits
+   * checked (throttle_is_valid), then enabled, updated, or — all zero — removed, which lets every
+   * waiting request go.
+   */
+  blockSetIoThrottle(a: BlockIoThrottleArgs): MachineError | null {
+    if ((a.device === undefined) === (a.id === undefined)) return { message: "Need exactly one of 'device' and 'id'", hints: [] };
+    const e = this.#getBlk(a.device, a.id);
+    if ('message' in e) return e;
+    const blk = e.blk;
+    if (!blk?.inserted) return { message: 'Device has no medium', hints: [] };
+    const init = throttleConfigInit();
+    const avg: Record<BucketName, number> = { bps: a.bps, bps_rd: a.bps_rd, bps_wr: a.bps_wr, iops: a.iops, iops_rd: a.iops_rd, iops_wr: a.iops_wr };
+    const buckets = {} as Record<BucketName, BucketConfig>;
+    for (const n of Object.keys(init.buckets) as BucketName[]) {
+      buckets[n] = { avg: avg[n], max: a.max?.[n] ?? 0, burstLength: a.maxLength?.[n] ?? 1 };
+    }
+    const cfg: ThrottleConfig = { buckets, opSize: a.iopsSize ?? 0 };
+    const err = throttleIsValid(cfg);
+    if (err) return { message: err, hints: [] };
+    const cur = this.throttles.get(blk);
+    if (throttleEnabled(cfg)) {
+      if (!cur) {
+        const t = new ThrottleGroupMember(this.env.loop, a.group ?? a.device ?? a.id ?? '', cfg);
+        this.throttles.set(blk, t);
+        blk.throttle = t;
+      } else {
+        if (a.group !== undefined) cur.group = a.group;
+        cur.configure(cfg);
+      }
+    } else if (cur) {
+      this.throttles.delete(blk);
+      blk.throttle = null;
+      cur.disable();
+    }
+    return null;
+  }
+
   // ---- removable media ---------------------------------------------------------------------------
 
   /** qmp_get_blk: by BlockBackend name or by qdev id. */
@@ -505,7 +612,7 @@ export class QemuMachine {
   #openTray(name: string, e: BlkEntry, force: boolean): { rc: 0 | 'ENOTSUP' | 'ENOSYS' | 'EINPROGRESS'; error?: MachineError } {
     if (!this.#isRemovable(e)) return { rc: 'ENOTSUP', error: { message: `Device '${name}' is not removable`, hints: [] } };
     const dev = e.dev;
-    if (!dev || dev.kind !== 'scsi-cd') {
+    if (!dev || !hasTray(dev)) {
       return { rc: 'ENOSYS', error: { message: `Device '${name}' does not have a tray`, hints: [] } };
     }
     if (dev.isTrayOpen()) return { rc: 0 };
@@ -524,7 +631,7 @@ export class QemuMachine {
   /** blockdev_remove_medium */
   #removeMedium(name: string, e: BlkEntry): MachineError | null {
     if (e.dev && !this.#isRemovable(e)) return { message: `Device '${name}' is not removable`, hints: [] };
-    const tray = e.dev?.kind === 'scsi-cd';
+    const tray = e.dev !== undefined && hasTray(e.dev);
     if (e.dev && tray && !e.dev.isTrayOpen()) return { message: `Tray of device '${name}' is not open`, hints: [] };
     if (!e.blk?.inserted) return null;
     e.blk.removeMedium();
@@ -559,7 +666,7 @@ export class QemuMachine {
     const e = this.#getBlk(device, id);
     if ('message' in e) return e;
     const dev = e.dev;
-    if (!dev || dev.kind !== 'scsi-cd' || !dev.isTrayOpen()) return null;
+    if (!dev || !hasTray(dev) || !dev.isTrayOpen()) return null;
     dev.changeMediaCb(true);
     return null;
   }
@@ -586,7 +693,7 @@ export class QemuMachine {
     e.node = this.#nextNodeName();
     this.nodes.set(e.node, { name: e.node, blk: e.blk, monitorOwned: false });
     const dev = e.dev;
-    if (dev && dev.kind === 'scsi-cd') {
+    if (dev && hasTray(dev)) {
       if (dev.isTrayOpen()) dev.changeMediaCb(true);
     } else dev?.changeMediaCb(true);
     return null;
@@ -637,7 +744,25 @@ export class QemuMachine {
   }
 
   /** Realizes a scsi-hd/scsi-cd from its resolved spec (not yet on the bus). */
-  createScsiDevice(d: ScsiDeviceSpec): { disk: ScsiDisk } | { error: string } {
+  createScsiDevice(d: ScsiDeviceSpec): { disk: ScsiLu } | { error: string } {
+    if (d.driver === 'scsi-tape') {
+      // Ours (scsi-tape.ts): eject/change reach the drive through its changeMediaCb, as for a removable disk.
+      const p = d.props;
+      const drive = d.drive !== undefined ? this.blk.get(d.drive) : undefined;
+      const tape = createScsiTape({
+        drive, qdevId: d.id, channel: d.channel, scsiId: d.scsiId, lun: d.lun, capacity: p.capacity, density: p.density,
+        ...(p.ver !== undefined ? { ver: p.ver } : {}),
+        ...(p.vendor !== undefined ? { vendor: p.vendor } : {}),
+        ...(p.product !== undefined ? { product: p.product } : {}),
+        ...(p.serial !== undefined ? { serial: p.serial } : {}),
+      });
+      if (!(tape instanceof ScsiTape)) return tape;
+      this.scsi.set(tape, d);
+      const te = this.blkEntries.find((x) => x.blk !== null && x.blk === drive);
+      if (te) te.dev = tape;
+      else if (drive) this.blkEntries.push({ blk: drive, name: '', legacy: false, node: [...this.nodes.values()].find((n) => n.blk === drive)?.name, dev: tape });
+      return { disk: tape };
+    }
     if (d.driver !== 'scsi-hd' && d.driver !== 'scsi-cd') return { error: `'${d.driver}' passthrough is not supported yet` };
     const p = d.props;
     const props: ScsiDiskProps = {
@@ -683,6 +808,12 @@ export class QemuMachine {
     const made = d.driver === 'scsi-hd' ? createScsiHd(props, hooks) : createScsiCd(props, hooks);
     if (!(made instanceof ScsiDisk)) return made;
     ref.disk = made;
+    // blkconf_apply_backend_options: the device's rerror/werror, unless `auto`, become the
+    // BlockBackend's own (blk_set_on_error) — query-block and BLOCK_IO_ERROR follow them.
+    if (props.drive) {
+      if (p.rerror !== 'auto') props.drive.rerror = p.rerror;
+      if (p.werror !== 'auto') props.drive.werror = p.werror;
+    }
     this.scsi.set(made, d);
     const e = this.blkEntries.find((x) => x.blk !== null && x.blk === props.drive);
     if (e) e.dev = made;
@@ -739,7 +870,7 @@ export class QemuMachine {
     return { ok: true, warnings: r.warnings };
   }
 
-  #forgetDisk(disk: ScsiDisk): void {
+  #forgetDisk(disk: ScsiLu): void {
     this.scsi.delete(disk);
     const e = this.blkEntries.find((x) => x.dev === disk);
     if (!e) return;
@@ -751,12 +882,14 @@ export class QemuMachine {
    * A SCSI device leaves: its requests are purged, its anonymous BlockBackend goes away and a -drive
    * one is deleted with it (blockdev_mark_auto_del).
    */
-  #finalizeDisk(disk: ScsiDisk): void {
+  #finalizeDisk(disk: ScsiLu): void {
     this.scsi.delete(disk);
     const e = this.blkEntries.find((x) => x.dev === disk);
     if (!e) return;
     this.blkEntries.splice(this.blkEntries.indexOf(e), 1);
     if (e.legacy && e.blk) {
+      this.throttles.get(e.blk)?.disable();
+      this.throttles.delete(e.blk);
       e.blk.removeMedium();
       if (e.node !== undefined) this.nodes.delete(e.node);
       if (e.name !== '') this.blk.delete(e.name);

@@ -22,7 +22,7 @@ import { qemuError, qemuOptGet } from './qemu-option.ts';
 import type { DeviceClass, PropValue } from './qdev-properties.ts';
 import { DEVICE_CLASSES, qdevGetDeviceClass, setProperties } from './qdev-properties.ts';
 
-export type ScsiDriver = 'scsi-hd' | 'scsi-cd' | 'scsi-block' | 'scsi-generic';
+export type ScsiDriver = 'scsi-hd' | 'scsi-cd' | 'scsi-tape' | 'scsi-block' | 'scsi-generic';
 export type VirtioScsiDriver = 'virtio-scsi-pci' | 'virtio-scsi-pci-transitional' | 'virtio-scsi-pci-non-transitional';
 export type BlockdevOnErrorProp = 'auto' | 'report' | 'ignore' | 'enospc' | 'stop';
 export type OnOffAuto = 'auto' | 'on' | 'off';
@@ -88,6 +88,9 @@ export interface ScsiDeviceProps {
   readonly bootindex: number | undefined;
   readonly ioTimeout: number;
   readonly shareRw: boolean;
+  /** scsi-tape (ours): cartridge capacity in bytes, density code. */
+  readonly capacity: number;
+  readonly density: number;
 }
 
 export interface ScsiDeviceSpec {
@@ -258,6 +261,8 @@ function scsiProps(p: Map<string, PropValue>): ScsiDeviceProps {
     bootindex: typeof bi === 'bigint' ? Number(bi) : undefined,
     ioTimeout: p.has('io_timeout') ? num(p.get('io_timeout')) : 30,
     shareRw: b('share-rw'),
+    capacity: Number(big('capacity', 64n * 1024n * 1024n)),
+    density: p.has('density') ? num(p.get('density')) : 0x58,
   };
 }
 
@@ -473,6 +478,10 @@ function addScsiDevice(
     }
     const bs = checkBlocksizes(props);
     if (bs) return fail(bs);
+  } else if (driver === 'scsi-tape') {
+    // Ours: a tape drive needs its drive (an empty one is a drive without a cartridge).
+    if (!drive) return fail(qemuError('drive property not set'));
+    if (props.capacity < 4096) return fail(qemuError(`capacity must be at least 4096 bytes, not ${props.capacity}`));
   } else {
     if (!drive) return fail(qemuError('drive property not set'));
     if (driver === 'scsi-generic') {

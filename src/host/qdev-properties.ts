@@ -6,6 +6,7 @@
 // hw/scsi/scsi-disk.c, scsi-generic.c, scsi-bus.c, hw/scsi/virtio-scsi.c, hw/virtio/virtio-pci.c,
 // virtio-scsi-pci.c, hw/pci/pci.c and include/hw/block/block.h. Only the devices we model are listed
 // in `-device help` (plus virtio-net-pci, which the seed's command lines use); QEMU lists ~200.
+// scsi-tape is ours (QEMU 7.2 emulates no tape drive): its table is this project's, not QEMU's.
 
 import type { QemuError } from './qemu-option.ts';
 import { invalidParameterValue, parseBool, qemuError, strtosz, strtou64 } from './qemu-option.ts';
@@ -21,6 +22,7 @@ export type PropKind =
   | 'uint64'
   | 'int32'
   | 'size32'
+  | 'size'
   | 'blocksize'
   | 'OnOffAuto'
   | 'BlockdevOnError'
@@ -144,6 +146,18 @@ const SCSI_BLOCK_PROPS: readonly PropDef[] = [
   uint('io_timeout', 'uint32', DEFAULT_IO_TIMEOUT),
 ];
 
+/** scsi-tape (ours, not in QEMU: scsi-tape.ts): a tape drive over a tape image (docs/TAPE.md). */
+const SCSI_TAPE_PROPS: readonly PropDef[] = [
+  ...SCSI_DEVICE_PROPS,
+  drive,
+  str('ver'),
+  str('serial'),
+  str('vendor'),
+  str('product'),
+  { name: 'capacity', kind: 'size', type: 'size', description: 'Cartridge capacity in bytes', defval: String(64 * 1024 * 1024) },
+  { name: 'density', kind: 'uint8', type: 'uint8', description: 'Density code reported by MODE SENSE', defval: String(0x58) },
+];
+
 const SCSI_GENERIC_PROPS: readonly PropDef[] = [
   ...SCSI_DEVICE_PROPS,
   drive,
@@ -256,6 +270,7 @@ export const DEVICE_CLASSES: ReadonlyMap<string, DeviceClass> = new Map(
         name: 'scsi-block', busType: 'SCSI', desc: 'SCSI block device passthrough', category: 'storage',
         props: SCSI_BLOCK_PROPS,
       },
+      { name: 'scsi-tape', busType: 'SCSI', desc: 'virtual SCSI tape drive', category: 'storage', props: SCSI_TAPE_PROPS },
       {
         name: 'scsi-generic', busType: 'SCSI', desc: 'pass through generic scsi device (/dev/sg*)',
         category: 'storage', props: SCSI_GENERIC_PROPS,
@@ -412,6 +427,11 @@ export function parsePropValue(typename: string, p: PropDef, value: string): Pro
       const n = strtoi64(value);
       if (n === undefined) return invalidParameterValue(p.name, 'integer');
       if (n > 0x7fff_ffffn || n < -0x8000_0000n) return invalidParameterValue(p.name, 'int32_t');
+      return n;
+    }
+    case 'size': {
+      const n = strtosz(value);
+      if (n === undefined || n === 'range') return invalidParameterValue(p.name, 'size');
       return n;
     }
     case 'size32':

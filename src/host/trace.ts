@@ -114,6 +114,15 @@ virtio_notify(void *vdev, void *vq) "vdev %p vq %p"
 virtio_set_status(void *vdev, uint8_t val) "vdev %p val %u"
 `;
 
+/**
+ * Ours (QEMU has no such event): a fault rule of src/host/fault.ts fired. `on` is cmd, tmf or event;
+ * `opcode` is the CDB's first byte for a command, the TMF subtype or the event type otherwise;
+ * target and lun are -1 for an event that names no device.
+ */
+const VSCSI = String.raw`
+vscsi_fault_inject(int rule, const char *on, int target, int lun, int opcode) "rule %d %s target %d lun %d opcode 0x%02x"
+`;
+
 const C_TYPES: Readonly<Record<string, CType>> = {
   int: 'int',
   'unsigned': 'unsigned',
@@ -175,7 +184,11 @@ function parseTraceEvents(text: string): TraceEventDef[] {
 }
 
 /** Every event we know, in the order `-trace help` lists them (one group per trace-events file). */
-export const TRACE_EVENTS: readonly TraceEventDef[] = [...parseTraceEvents(HW_SCSI), ...parseTraceEvents(HW_VIRTIO)];
+export const TRACE_EVENTS: readonly TraceEventDef[] = [
+  ...parseTraceEvents(HW_SCSI),
+  ...parseTraceEvents(HW_VIRTIO),
+  ...parseTraceEvents(VSCSI),
+];
 
 const BY_NAME = new Map(TRACE_EVENTS.map((e) => [e.name, e]));
 

@@ -1,7 +1,8 @@
 // Models block/block-backend.c (QEMU 7.2): a BlockBackend over a raw host file — asynchronous
 // read/write/flush/discard/write-zeroes completing on the event loop after a virtual latency with an
 // errno value (never a throw), the cache mode, the rerror/werror policy (blk_get_error_action) and the
-// BLOCK_IO_ERROR hook (blk_error_action), medium insert/remove and resize.
+// BLOCK_IO_ERROR hook (blk_error_action), medium insert/remove and resize; plus (ours) a synchronous
+// byte API for devices that keep their own structure in the file (scsi-tape).
 
 import type { EventLoop, Nanoseconds, TimerHandle } from '../../sim/event_loop.ts';
 
@@ -63,6 +64,14 @@ export interface BlockMedium {
 }
 
 export type BlockCompletion<T> = (opaque: T, err: BlockErrno | null) => void;
+
+/**
+ * I/O limits in front of the backend (blk_co_do_preadv/pwritev's throttle_group_co_io_limits_intercept):
+ * calls `start` once the request may go, possibly later on the virtual clock.
+ */
+export interface BlockThrottleHook {
+  intercept(isWrite: boolean, bytes: number, start: () => void): void;
+}
 
 /** Fault injection (blkdebug-like): return an errno to fail an operation instead of running it. */
 export type BlockFaultHook = (op: BlockOp, offset: number, length: number) => BlockErrno | null;
@@ -132,14 +141,17 @@ export class BlockBackend {
   enableWriteCache: boolean;
   readonly direct: boolean;
   readonly noFlush: boolean;
-  readonly rerror: BlockErrorPolicy;
-  readonly werror: BlockErrorPolicy;
+  /** on_read_error / on_write_error; a device's rerror=/werror= replaces them at realize (blk_set_on_error). */
+  rerror: BlockErrorPolicy;
+  werror: BlockErrorPolicy;
   latencyNs: Nanoseconds;
   medium: BlockMedium | null = null;
   inFlight = 0;
   /** query-block io-status. */
   ioStatus: 'ok' | 'failed' | 'nospace' = 'ok';
   faultHook: BlockFaultHook | null = null;
+  /** I/O throttling (block_set_io_throttle): reads and writes wait here before they start. */
+  throttle: BlockThrottleHook | null = null;
   /** BLOCK_IO_ERROR sink (the monitor wires it). */
   onIoError: ((ev: BlockIoErrorEvent) => void) | null = null;
   readonly #resizeListeners: Array<() => void> = [];
@@ -251,7 +263,12 @@ export class BlockBackend {
   #submit<T>(op: BlockOp, offset: number, length: number, buf: Uint8Array | null, cb: BlockCompletion<T>, opaque: T): BlockAio<T> {
     const aio = new BlockAio<T>(this, op, offset, length, buf, cb, opaque);
     this.inFlight++;
-    aio.timer = this.loop.after(this.latencyNs, aio.fire);
+    // Flushes and discards bypass the I/O limits, as in QEMU.
+    if (this.throttle && (op === 'read' || op === 'write' || op === 'write-zeroes')) {
+      this.throttle.intercept(op !== 'read', length, () => {
+        if (!aio.done) aio.timer = this.loop.after(this.latencyNs, aio.fire);
+      });
+    } else aio.timer = this.loop.after(this.latencyNs, aio.fire);
     return aio;
   }
 
@@ -299,6 +316,48 @@ export class BlockBackend {
     } catch {
       return 'EIO';
     }
+  }
+
+  // ---- synchronous byte access (scsi-tape keeps its own record structure in the file) ----
+
+  /**
+   * Reads `buf.length` bytes at `offset` at once (bytes past the end of the file read as zeroes).
+   * Consults the fault hook like an asynchronous read; an errno instead of a throw.
+   */
+  readBytesSync(offset: number, buf: Uint8Array): BlockErrno | null {
+    return this.runOp({ op: 'read', offset, length: buf.length, buf });
+  }
+
+  /** Writes `buf` at `offset` at once, growing the file when needed (unlike a block write). */
+  writeBytesSync(offset: number, buf: Uint8Array): BlockErrno | null {
+    const injected = this.faultHook?.('write', offset, buf.length) ?? null;
+    if (injected) return injected;
+    const m = this.medium;
+    if (!m) return 'ENOMEDIUM';
+    if (this.readOnly) return 'EROFS';
+    if (offset < 0) return 'EINVAL';
+    try {
+      this.#writeAll(m, buf, offset);
+    } catch {
+      return 'EIO';
+    }
+    m.size = Math.max(m.size, offset + buf.length);
+    return null;
+  }
+
+  /** Cuts the file at `length` bytes (ENOTSUP when the filesystem cannot truncate). */
+  truncateSync(length: number): BlockErrno | null {
+    const m = this.medium;
+    if (!m) return 'ENOMEDIUM';
+    if (this.readOnly) return 'EROFS';
+    if (!m.fs.ftruncateSync) return 'ENOTSUP';
+    try {
+      m.fs.ftruncateSync(m.fd, length);
+    } catch {
+      return 'EIO';
+    }
+    m.size = length;
+    return null;
   }
 
   #writeAll(m: BlockMedium, buf: Uint8Array, offset: number): void {

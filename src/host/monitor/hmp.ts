@@ -7,6 +7,9 @@
 // still used error_report then and print the bare text; an argument the parser refuses prints its
 // complaint and `Try "help <cmd>" for more information`.
 //
+// Ours, not QEMU's: `fault_add RULE`, `fault_del N|all` and `info faults` drive the device model's
+// fault rules (src/host/fault.ts, docs/FAULTS.md); errors are printed the QEMU way (`Error: …`).
+//
 // `Monitor` is the one object the CLI holds: `hmp(line)` for `(qemu) …` lines, `qmp(json)` for
 // `(qmp) {…}` lines (reply + events since the previous QMP line).
 
@@ -45,6 +48,11 @@ const COMMANDS: readonly HmpCommand[] = [
     params: 'device [-f] filename [format [read-only-mode]]',
     help: 'change a removable medium, optional format, use -f to force the operation',
   },
+  {
+    name: 'block_set_io_throttle',
+    params: 'device bps bps_rd bps_wr iops iops_rd iops_wr',
+    help: 'change I/O throttle limits for a block drive',
+  },
   { name: 'stop', params: '', help: 'stop emulation' },
   { name: 'c|cont', params: '', help: 'resume emulation' },
   { name: 'system_reset', params: '', help: 'reset the system' },
@@ -59,6 +67,9 @@ const COMMANDS: readonly HmpCommand[] = [
   },
   // RHEL 6's spelling of drive_add (the seed's host): if=none implied, no PCI address.
   { name: '__com.redhat_drive_add', params: 'opts', help: 'add drive (if=none implied)' },
+  // Ours: the device model's fault rules.
+  { name: 'fault_add', params: 'rule', help: 'add a fault rule to the SCSI device models (vscsi, see docs/FAULTS.md)' },
+  { name: 'fault_del', params: 'id|all', help: 'remove a fault rule, or all of them (vscsi)' },
   { name: 'info', params: '[subcommand]', help: 'show various information about the system state' },
 ];
 
@@ -74,6 +85,8 @@ const INFO_COMMANDS: readonly HmpCommand[] = [
   { name: 'qtree', params: '', help: 'show device tree' },
   { name: 'status', params: '', help: 'show the current VM status (running|paused)' },
   { name: 'name', params: '', help: 'show the current VM name' },
+  // Ours.
+  { name: 'faults', params: '', help: 'show the fault rules of the SCSI device models (vscsi)' },
 ];
 
 function nameMatches(c: HmpCommand, word: string): boolean {
@@ -217,6 +230,20 @@ export class Monitor {
     const end = (): void => {
       if (!s.atEnd()) throw new ArgError(`${typed}: extraneous characters at the end of line`);
     };
+    /** An 'l' argument (get_expr), reduced to a number with an optional unary minus. */
+    const int64 = (): number => {
+      const w = s.word();
+      if (w === undefined) throw new ArgError('unexpected end of expression');
+      const m = /^(-*)(0x[0-9a-f]+|0[0-7]*|[1-9][0-9]*)$/i.exec(w);
+      if (!m) {
+        const bad = /^-*(?:0x[0-9a-f]+|0[0-7]*|[1-9][0-9]*)?(.)/i.exec(w)?.[1] ?? w[0]!;
+        throw new ArgError(`invalid char '${bad}' in expression`);
+      }
+      const digits = m[2]!;
+      const v = /^0[0-7]+$/.test(digits) ? parseInt(digits, 8) : Number(digits);
+      if (!Number.isSafeInteger(v)) throw new ArgError('number too large');
+      return m[1]!.length % 2 ? -v : v;
+    };
     const warnLines = (ws: readonly QemuWarning[]): void => {
       for (const w of ws) out.push(`warning: ${w.message}\n`, ...w.extra.map((x) => `${x}\n`));
     };
@@ -319,6 +346,36 @@ export class Monitor {
         end();
         return handleError(m.deviceDel(id));
       }
+      case 'block_set_io_throttle': {
+        const dev = block();
+        const [bps, bpsRd, bpsWr, iops, iopsRd, iopsWr] = [int64(), int64(), int64(), int64(), int64(), int64()];
+        end();
+        // hmp_block_set_io_throttle: a BlockBackend name if there is one, else a qdev id.
+        const named = m.blkByName(dev) !== undefined;
+        return handleError(m.blockSetIoThrottle({
+          ...(named ? { device: dev } : { id: dev }),
+          bps, bps_rd: bpsRd, bps_wr: bpsWr, iops, iops_rd: iopsRd, iops_wr: iopsWr,
+        }));
+      }
+      case 'fault_add': {
+        const rule = str();
+        end();
+        const r = m.faults.add(rule);
+        if ('error' in r) return handleError({ message: r.error, hints: [] });
+        out.push(`fault ${r.id} added\n`);
+        return false;
+      }
+      case 'fault_del': {
+        const w = str();
+        end();
+        if (w === 'all') {
+          m.faults.clear();
+          return false;
+        }
+        if (!/^\d+$/.test(w)) return handleError({ message: `Parameter 'id' expects a rule number or 'all'`, hints: [] });
+        if (!m.faults.remove(Number(w))) return handleError({ message: `Fault rule ${w} not found`, hints: [] });
+        return false;
+      }
       default:
         return false;
     }
@@ -384,6 +441,10 @@ export class Monitor {
         out.push(`${text}\n`);
         return false;
       }
+      case 'faults':
+        end();
+        out.push(m.faults.format());
+        return false;
       case 'version':
         end();
         out.push(`${QEMU_VERSION.major}.${QEMU_VERSION.minor}.${QEMU_VERSION.micro} (${QEMU_VERSION.package})\n`);
@@ -435,6 +496,13 @@ export class Monitor {
     const c = inserted.cache;
     t += `    Cache mode:       ${c.writeback ? 'writeback' : 'writethrough'}${c.direct ? ', direct' : ''}${c['no-flush'] ? ', ignore flushes' : ''}\n`;
     if (inserted.detect_zeroes !== 'off') t += `    Detect zeroes:    ${inserted.detect_zeroes}\n`;
+    const i = inserted;
+    if (i.bps || i.bps_rd || i.bps_wr || i.iops || i.iops_rd || i.iops_wr) {
+      t += `    I/O throttling:   bps=${i.bps} bps_rd=${i.bps_rd} bps_wr=${i.bps_wr} bps_max=${i.bps_max ?? 0}` +
+        ` bps_rd_max=${i.bps_rd_max ?? 0} bps_wr_max=${i.bps_wr_max ?? 0} iops=${i.iops} iops_rd=${i.iops_rd}` +
+        ` iops_wr=${i.iops_wr} iops_max=${i.iops_max ?? 0} iops_rd_max=${i.iops_rd_max ?? 0}` +
+        ` iops_wr_max=${i.iops_wr_max ?? 0} iops_size=${i.iops_size ?? 0} group=${i.group ?? ''}\n`;
+    }
     return t;
   }
 

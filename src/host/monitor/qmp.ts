@@ -6,9 +6,10 @@
 // last first within a bucket. Builders below add members in QAPI declaration order, so the order on
 // the wire follows from the schema exactly as it does in QEMU.
 
-import type { QmpEvent, QemuMachine, MachineError } from '../machine.ts';
+import type { BlockIoThrottleArgs, QmpEvent, QemuMachine, MachineError, ScsiLu } from '../machine.ts';
+import { BUCKETS } from '../block/throttle-groups.ts';
+import { formatFaultRule } from '../fault.ts';
 import type { QemuOpts } from '../qemu-option.ts';
-import type { ScsiDisk } from '../scsi/scsi-disk.ts';
 
 // ---- the JSON writer -------------------------------------------------------------------------------
 
@@ -104,6 +105,20 @@ export interface BlockDeviceInfo {
   iops_rd: number;
   iops_wr: number;
   image: ImageInfo;
+  bps_max?: number | undefined;
+  bps_rd_max?: number | undefined;
+  bps_wr_max?: number | undefined;
+  iops_max?: number | undefined;
+  iops_rd_max?: number | undefined;
+  iops_wr_max?: number | undefined;
+  bps_max_length?: number | undefined;
+  bps_rd_max_length?: number | undefined;
+  bps_wr_max_length?: number | undefined;
+  iops_max_length?: number | undefined;
+  iops_rd_max_length?: number | undefined;
+  iops_wr_max_length?: number | undefined;
+  iops_size?: number | undefined;
+  group?: string | undefined;
   cache: { writeback: boolean; direct: boolean; 'no-flush': boolean };
   write_threshold: number;
 }
@@ -133,7 +148,7 @@ export function queryBlock(m: QemuMachine): BlockInfo[] {
   const out: BlockInfo[] = [];
   for (const e of m.blkEntries) {
     if (e.name === '' && !e.dev) continue;
-    const dev: ScsiDisk | undefined = e.dev;
+    const dev: ScsiLu | undefined = e.dev;
     const spec = dev ? m.scsi.get(dev) : undefined;
     const removable = dev ? dev.removable : e.blk ? true : (e.boardRemovable ?? false);
     const info: BlockInfo = {
@@ -146,6 +161,8 @@ export function queryBlock(m: QemuMachine): BlockInfo[] {
     const blk = e.blk;
     if (blk?.medium) {
       const drive = m.tree.drives.find((d) => d.id === e.name);
+      const thr = m.throttles.get(blk);
+      const b = thr?.config.buckets;
       info.inserted = {
         file: blk.medium.path,
         'node-name': e.node,
@@ -154,12 +171,12 @@ export function queryBlock(m: QemuMachine): BlockInfo[] {
         backing_file_depth: 0,
         encrypted: false,
         detect_zeroes: drive?.detectZeroes ?? 'off',
-        bps: 0,
-        bps_rd: 0,
-        bps_wr: 0,
-        iops: 0,
-        iops_rd: 0,
-        iops_wr: 0,
+        bps: b?.bps.avg ?? 0,
+        bps_rd: b?.bps_rd.avg ?? 0,
+        bps_wr: b?.bps_wr.avg ?? 0,
+        iops: b?.iops.avg ?? 0,
+        iops_rd: b?.iops_rd.avg ?? 0,
+        iops_wr: b?.iops_wr.avg ?? 0,
         image: {
           filename: blk.medium.path,
           format: 'raw',
@@ -167,20 +184,26 @@ export function queryBlock(m: QemuMachine): BlockInfo[] {
           'actual-size': allocatedSize(m, blk.medium.fd),
           'virtual-size': blk.size,
         },
+        // bdrv_block_device_info: with I/O limits, the burst settings that are set and the group.
+        ...(b ? Object.fromEntries(BUCKETS.filter((n) => b[n].max).map((n) => [`${n}_max`, b[n].max])) : {}),
+        ...(b ? Object.fromEntries(BUCKETS.filter((n) => b[n].max).map((n) => [`${n}_max_length`, b[n].burstLength])) : {}),
+        ...(thr && thr.config.opSize ? { iops_size: thr.config.opSize } : {}),
+        ...(thr ? { group: thr.group } : {}),
         cache: { writeback: blk.enableWriteCache, direct: blk.direct, 'no-flush': blk.noFlush },
         write_threshold: 0,
       };
     }
     if (dev?.kind === 'scsi-cd') info.tray_open = dev.isTrayOpen();
     // blk_iostatus_is_enabled: the device enabled it, and an error policy can stop the VM.
-    if (dev && blk) {
-      const werror = dev.werror ?? blk.werror;
-      const rerror = dev.rerror ?? blk.rerror;
-      if (werror === 'enospc' || werror === 'stop' || rerror === 'stop') info['io-status'] = blk.ioStatus;
-    }
+    if (blk && m.iostatusIsEnabled(blk)) info['io-status'] = blk.ioStatus;
     out.push(info);
   }
   return out;
+}
+
+/** x-query-faults (ours): each rule with its id, its text and its counters, in evaluation order. */
+export function queryFaults(m: QemuMachine): Array<{ id: number; rule: string; hits: number; fired: number }> {
+  return m.faults.list().map((r) => ({ id: r.id, rule: formatFaultRule(r), hits: r.hits, fired: r.fired }));
 }
 
 export function queryStatus(m: QemuMachine): { running: boolean; singlestep: boolean; status: string } {
@@ -388,6 +411,48 @@ export class QmpMonitor {
         if (!r.ok) throw new QmpError(r.error.message);
         return {};
       }
+      case 'block_set_io_throttle': {
+        const members: Array<readonly [string, ArgType, boolean?]> = [['device', 'str', true], ['id', 'str', true]];
+        for (const n of BUCKETS) members.push([n, 'int']);
+        for (const n of BUCKETS) members.push([`${n}_max`, 'int', true]);
+        for (const n of BUCKETS) members.push([`${n}_max_length`, 'int', true]);
+        members.push(['iops_size', 'int', true], ['group', 'str', true]);
+        visitArgs(args, members);
+        const pick = (suffix: string): Partial<Record<(typeof BUCKETS)[number], number>> =>
+          Object.fromEntries(BUCKETS.filter((n) => args[`${n}${suffix}`] !== undefined).map((n) => [n, args[`${n}${suffix}`] as number]));
+        const a: BlockIoThrottleArgs = {
+          device: args['device'] as string | undefined,
+          id: args['id'] as string | undefined,
+          bps: args['bps'] as number,
+          bps_rd: args['bps_rd'] as number,
+          bps_wr: args['bps_wr'] as number,
+          iops: args['iops'] as number,
+          iops_rd: args['iops_rd'] as number,
+          iops_wr: args['iops_wr'] as number,
+          max: pick('_max'),
+          maxLength: pick('_max_length'),
+          iopsSize: args['iops_size'] as number | undefined,
+          group: args['group'] as string | undefined,
+        };
+        return check(m.blockSetIoThrottle(a));
+      }
+      // Ours (hence the x- prefix): the device model's fault rules, docs/FAULTS.md.
+      case 'x-fault-add': {
+        visitArgs(args, [['rule', 'str']]);
+        const r = m.faults.add(args['rule'] as string);
+        if ('error' in r) throw new QmpError(r.error);
+        return { id: r.id };
+      }
+      case 'x-fault-del': {
+        visitArgs(args, [['id', 'int', true], ['all', 'bool', true]]);
+        if ((args['id'] === undefined) === (args['all'] !== true)) throw new QmpError("Need exactly one of 'id' and 'all'");
+        if (args['all'] === true) m.faults.clear();
+        else if (!m.faults.remove(args['id'] as number)) throw new QmpError(`Fault rule ${String(args['id'])} not found`);
+        return {};
+      }
+      case 'x-query-faults':
+        visitArgs(args, []);
+        return queryFaults(m);
       case 'human-monitor-command': {
         visitArgs(args, [['command-line', 'str'], ['cpu-index', 'int', true]]);
         return this.hmp ? this.hmp(args['command-line'] as string) : '';

@@ -26,6 +26,7 @@ export const OP = {
   ERASE: 0x19,
   MODE_SENSE: 0x1a,
   START_STOP: 0x1b,
+  LOAD_UNLOAD: 0x1b, // SSC name of the same opcode
   RECEIVE_DIAGNOSTIC: 0x1c,
   SEND_DIAGNOSTIC: 0x1d,
   ALLOW_MEDIUM_REMOVAL: 0x1e,
@@ -40,6 +41,7 @@ export const OP = {
   SEARCH_LOW: 0x32,
   SET_LIMITS: 0x33,
   PRE_FETCH: 0x34,
+  READ_POSITION: 0x34, // SSC name of the same opcode
   SYNCHRONIZE_CACHE: 0x35,
   LOCK_UNLOCK_CACHE: 0x36,
   READ_DEFECT_DATA: 0x37,
@@ -71,6 +73,7 @@ export const OP = {
   PERSISTENT_RESERVE_IN: 0x5e,
   PERSISTENT_RESERVE_OUT: 0x5f,
   WRITE_FILEMARKS_16: 0x80,
+  READ_REVERSE_16: 0x81,
   ALLOW_OVERWRITE: 0x82,
   EXTENDED_COPY: 0x83,
   ATA_PASSTHROUGH_16: 0x85,
@@ -83,8 +86,10 @@ export const OP = {
   VERIFY_16: 0x8f,
   PRE_FETCH_16: 0x90,
   SYNCHRONIZE_CACHE_16: 0x91,
+  SPACE_16: 0x91, // SSC name of the same opcode
   LOCATE_16: 0x92,
   WRITE_SAME_16: 0x93,
+  ERASE_16: 0x93, // SSC name of the same opcode
   SERVICE_ACTION_IN_16: 0x9e,
   WRITE_LONG_16: 0x9f,
   REPORT_LUNS: 0xa0,
@@ -413,9 +418,58 @@ function xferOf(rule: XferRule, b: Uint8Array, devType: number, bs: number): num
   }
 }
 
+const be24 = (b: Uint8Array, i: number): number => (b[i]! << 16) | (b[i + 1]! << 8) | b[i + 2]!;
+
 /**
- * scsi_req_parse_cdb for disk/CD-ROM style devices: fills `cmd` from `cdb`. Returns false when the
- * group has no defined length or the CDB is shorter than it (QEMU then answers INVALID OPCODE).
+ * scsi_req_stream_xfer: the sequential-access commands whose transfer length differs from the
+ * generic rule (a 24-bit count, in blocks of the current block length when FIXED is set; READ
+ * POSITION by service action). null: the generic rule applies; 'bad': an unknown READ POSITION form.
+ */
+function streamXfer(b: Uint8Array, blocksize: number, cmd: ScsiCommand): number | null | 'bad' {
+  const fixed = (b[1]! & 1) !== 0;
+  switch (b[0]) {
+    case OP.ERASE_12:
+    case OP.ERASE_16:
+      return 0;
+    case OP.READ_6:
+    case OP.READ_REVERSE:
+    case OP.RECOVER_BUFFERED_DATA:
+    case OP.WRITE_6:
+      return be24(b, 2) * (fixed ? blocksize : 1);
+    case OP.READ_16:
+    case OP.READ_REVERSE_16:
+    case OP.VERIFY_16:
+    case OP.WRITE_16:
+      return be24(b, 12) * (fixed ? blocksize : 1);
+    case OP.REWIND:
+    case OP.LOAD_UNLOAD:
+      cmd.len = 6;
+      return 0;
+    case OP.SPACE_16:
+      return be16(b, 12);
+    case OP.READ_POSITION:
+      switch (b[1]! & 0x1f) {
+        case 0x00: // short form, block id
+        case 0x01: // short form, vendor specific
+          return 20;
+        case 0x06: // long form
+          return 32;
+        case 0x08: // extended form
+          return be16(b, 7);
+        default:
+          return 'bad';
+      }
+    case OP.FORMAT_UNIT:
+      return be16(b, 3);
+    default:
+      return null;
+  }
+}
+
+/**
+ * scsi_req_parse_cdb: fills `cmd` from `cdb` (tapes first through scsi_req_stream_xfer). Returns false
+ * when the group has no defined length, the CDB is shorter than it, or a tape's READ POSITION form
+ * is unknown (QEMU then answers INVALID OPCODE).
  */
 export function parseCdb(cdb: Uint8Array, devType: number, blocksize: number, cmd: ScsiCommand): boolean {
   cmd.lba = -1;
@@ -427,7 +481,12 @@ export function parseCdb(cdb: Uint8Array, devType: number, blocksize: number, cm
   b.set(cdb.subarray(0, len), 0);
   cmd.len = len;
   const info = TABLE.get(b[0]!);
-  const xfer = xferOf(info?.xfer ?? 'cdb', b, devType, blocksize);
+  let xfer: number;
+  if (devType === TYPE_TAPE) {
+    const x = streamXfer(b, blocksize, cmd);
+    if (x === 'bad') return false;
+    xfer = x ?? xferOf(info?.xfer ?? 'cdb', b, devType, blocksize);
+  } else xfer = xferOf(info?.xfer ?? 'cdb', b, devType, blocksize);
   cmd.xfer = xfer;
   if (!xfer) cmd.mode = 'none';
   else if (info?.dir === 'to-dev') cmd.mode = 'to-dev';

@@ -18,6 +18,7 @@ export const SENSE_KEY = {
   DATA_PROTECT: 0x07,
   BLANK_CHECK: 0x08,
   ABORTED_COMMAND: 0x0b,
+  VOLUME_OVERFLOW: 0x0d,
 } as const;
 
 /** Fixed-format sense length QEMU builds (SCSI_SENSE_LEN). */
@@ -67,6 +68,19 @@ export const SENSE = {
   SPACE_ALLOC_FAILED: s(K.DATA_PROTECT, 0x27, 0x07),
 } as const;
 
+/** Sequential-access sense codes (SSC-3 / SPC-3 Annex D) for scsi-tape, which QEMU does not have. */
+export const SENSE_SSC = {
+  FILEMARK_DETECTED: s(K.NO_SENSE, 0x00, 0x01),
+  /** Early warning on write (with EOM); with VOLUME OVERFLOW at the physical end. */
+  EOP_EOM_DETECTED: s(K.NO_SENSE, 0x00, 0x02),
+  BOP_BOM_DETECTED: s(K.NO_SENSE, 0x00, 0x04),
+  END_OF_DATA: s(K.BLANK_CHECK, 0x00, 0x05),
+  VOLUME_OVERFLOW: s(K.VOLUME_OVERFLOW, 0x00, 0x02),
+  UNRECOVERED_READ_ERROR: s(K.MEDIUM_ERROR, 0x11, 0x00),
+  WRITE_ERROR: s(K.MEDIUM_ERROR, 0x0c, 0x00),
+  SEQUENTIAL_POSITIONING_ERROR: s(K.MEDIUM_ERROR, 0x3b, 0x00),
+} as const;
+
 export function senseEquals(a: ScsiSense, b: ScsiSense): boolean {
   return a.key === b.key && a.asc === b.asc && a.ascq === b.ascq;
 }
@@ -93,6 +107,30 @@ export function buildSenseBuf(out: Uint8Array, size: number, sense: ScsiSense, f
     put(1, sense.key);
     put(2, sense.asc);
     put(3, sense.ascq);
+  }
+  return len;
+}
+
+/** The fixed-format bits a sequential-access device adds to a sense code (SPC-3 4.5.3). */
+export interface SenseFlags {
+  readonly filemark?: boolean;
+  readonly eom?: boolean;
+  readonly ili?: boolean;
+  /** Sets VALID and the INFORMATION field (a residue; negative values as 32-bit two's complement). */
+  readonly information?: number;
+}
+
+/** Fixed-format sense (18 bytes) with FILEMARK/EOM/ILI and the INFORMATION field. */
+export function buildSenseFlags(out: Uint8Array, sense: ScsiSense, f: SenseFlags): number {
+  const len = buildSenseBuf(out, SCSI_SENSE_LEN, sense, true);
+  out[2] = (out[2]! & 0x0f) | (f.filemark ? 0x80 : 0) | (f.eom ? 0x40 : 0) | (f.ili ? 0x20 : 0);
+  if (f.information !== undefined) {
+    const v = f.information >>> 0;
+    out[0] = out[0]! | 0x80; // VALID
+    out[3] = v >>> 24;
+    out[4] = (v >>> 16) & 0xff;
+    out[5] = (v >>> 8) & 0xff;
+    out[6] = v & 0xff;
   }
   return len;
 }

@@ -64,6 +64,7 @@ describe('-device help', () => {
         'name "scsi-cd", bus SCSI, desc "virtual SCSI CD-ROM"\n' +
         'name "scsi-generic", bus SCSI, desc "pass through generic scsi device (/dev/sg*)"\n' +
         'name "scsi-hd", bus SCSI, desc "virtual SCSI disk"\n' +
+        'name "scsi-tape", bus SCSI, desc "virtual SCSI tape drive"\n' + // ours: QEMU has no emulated tape
         'name "virtio-scsi-pci", bus PCI, alias "virtio-scsi"\n' +
         'name "virtio-scsi-pci-non-transitional", bus PCI\n' +
         'name "virtio-scsi-pci-transitional", bus PCI\n' +

@@ -8,6 +8,7 @@ import type { FileProbe } from '../../../src/host/blockdev.ts';
 import { QemuMachine } from '../../../src/host/machine.ts';
 import { Monitor } from '../../../src/host/monitor/hmp.ts';
 import { parseQemuArgs } from '../../../src/host/vl.ts';
+import type { TraceSink } from '../../../src/host/trace.ts';
 import { MiniVirtioDriver } from '../../fakes/mini_virtio_driver.ts';
 
 export const MiB = 1 << 20;
@@ -37,11 +38,15 @@ export function memfsProbe(vol: InstanceType<typeof Volume>): FileProbe {
   };
 }
 
-/** Builds the machine from `args` (a space-separated QEMU command line) with zero-filled images. */
-export function makeMachine(args: string, images: Record<string, number>): MonRig {
+/**
+ * Builds the machine from `args` (a space-separated QEMU command line) with zero-filled images, and
+ * optionally text files (blkdebug configs) and a trace sink.
+ */
+export function makeMachine(args: string, images: Record<string, number>, opts: { files?: Record<string, string>; trace?: TraceSink } = {}): MonRig {
   const vol = new Volume();
   vol.mkdirSync('/w', { recursive: true });
   for (const [p, size] of Object.entries(images)) vol.writeFileSync(p, new Uint8Array(size));
+  for (const [p, text] of Object.entries(opts.files ?? {})) vol.writeFileSync(p, text);
   const probe = memfsProbe(vol);
   const parsed = parseQemuArgs(args.split(' ').filter((x) => x !== ''), probe);
   if (!('spec' in parsed)) throw new Error(JSON.stringify(parsed));
@@ -50,7 +55,7 @@ export function makeMachine(args: string, images: Record<string, number>): MonRi
   const drv = new MiniVirtioDriver(mem, loop, 4);
   const stderr: string[] = [];
   const machine = QemuMachine.create(parsed.spec, {
-    loop, mem, msi: drv, fs: vol as unknown as SyncFs, probe, stderr: (l) => stderr.push(l),
+    loop, mem, msi: drv, fs: vol as unknown as SyncFs, probe, stderr: (l) => stderr.push(l), trace: opts.trace,
   });
   if (!(machine instanceof QemuMachine)) throw new Error(machine.error);
   drv.pci = machine.pci;

@@ -669,7 +669,7 @@ describe('command line and monitor', () => {
     const t = { loop: r.loop, hba } as unknown as Rig;
     expect((await run(t, [0x1e, 0, 0, 0, 1, 0])).status).toBe(GOOD); // PREVENT MEDIUM REMOVAL
     expect(r.mon.hmp('eject t0')).toEqual({
-      output: "Error: Device 't0' is locked and force was not specified, wait for tray to open and try again\r\n",
+      output: "Error: Device 't0' is locked and force was not specified, wait for tray to open and try again\n",
       error: true,
     });
     expect(tape.cartridge).toBe('loaded');

@@ -7,3 +7,8 @@ export type { Syscalls, Stat, Dirent } from './kernel/syscalls.ts';
 export { parseQemuArgs } from './host/vl.ts';
 export type { MachineSpec } from './host/vl.ts';
 export { SEED_ARGS, seedImages } from './machine/seed.ts';
+
+// Host-side fault injection (docs/FAULTS.md): `machine.host.faults.add('target=0,opcode=0x28,action=busy')`.
+export { FaultInjector, parseFaultRule, formatFaultRule, checkFaultRule } from './host/fault.ts';
+export type { FaultRule, FaultRuleSpec, FaultMatch, FaultAction, FaultDirection, FaultInjection } from './host/fault.ts';
+export type { QemuMachine, BlockIoThrottleArgs } from './host/machine.ts';

@@ -66,6 +66,11 @@ import { sgTursEntry } from '../shell/sg_turs.ts';
 import { sgModesEntry } from '../shell/sg_modes.ts';
 import { udevadmEntry } from '../shell/udevadm.ts';
 import { scsiIdEntry } from '../shell/scsi_id.ts';
+import { sgDdEntry } from '../shell/sg_dd.ts';
+import { sgResetEntry } from '../shell/sg_reset.ts';
+import { sgStartEntry } from '../shell/sg_start.ts';
+import { sgPreventEntry } from '../shell/sg_prevent.ts';
+import { ejectEntry } from '../shell/eject.ts';
 import { virtioPciDriver, virtioPciOf } from '../virtio/virtio_pci_common.ts';
 import { VirtioBus } from '../virtio/virtio.ts';
 import type { VirtioDevice } from '../virtio/virtio.ts';
@@ -239,7 +244,8 @@ export class Guest implements Kernel {
     this.#procFiles();
     this.#wireSysfsHooks();
     this.registry = createBusyboxRegistry();
-    for (const e of [lsscsiEntry, sgInqEntry, sgVpdEntry, sgReadcapEntry, sgLunsEntry, sgTursEntry, sgModesEntry, udevadmEntry, scsiIdEntry, blkidEntry, mountEntry, umountEntry]) {
+    for (const e of [lsscsiEntry, sgInqEntry, sgVpdEntry, sgReadcapEntry, sgLunsEntry, sgTursEntry, sgModesEntry, udevadmEntry, scsiIdEntry, blkidEntry, mountEntry, umountEntry,
+      sgDdEntry, sgResetEntry, sgStartEntry, sgPreventEntry, ejectEntry]) {
       this.registry.add(e);
     }
     this.sys = this.vfs.syscalls({ uid: 0, gid: 0 }, () => '/');

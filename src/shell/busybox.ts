@@ -24,6 +24,11 @@ import {
   uniqMain,
 } from './coreutils_misc.ts';
 import { cutMain } from './cut.ts';
+import { cpMain } from './cp.ts';
+import { mvMain } from './mv.ts';
+import { sedMain } from './sed.ts';
+import { teeMain } from './tee.ts';
+import { makeXargs } from './xargs.ts';
 import { ddMain } from './dd.ts';
 import { findMain } from './find.ts';
 import { grepMain } from './grep.ts';
@@ -83,6 +88,11 @@ export function createBusyboxRegistry(): CommandRegistry {
   bin('ln', lnMain);
   bin('touch', touchMain);
   bin('seq', seqMain);
+  bin('sed', sedMain);
+  bin('tee', teeMain);
+  bin('cp', cpMain);
+  bin('mv', mvMain);
+  bin('xargs', makeXargs(r));
   bin('env', envMain);
   bin('pwd', pwdMain);
   bin('sh', makeSh(r));

@@ -85,7 +85,7 @@ function parseMountOptions(opts: string): { flags: number; data: string } {
   return { flags, data: rest.join(',') };
 }
 
-interface MountEntry {
+export interface MountEntry {
   readonly fsname: string;
   readonly dir: string;
   readonly type: string;
@@ -93,7 +93,7 @@ interface MountEntry {
 }
 
 /** getmntent over /proc/mounts (octal escapes `\040` decoded). */
-async function readMounts(sys: Syscalls): Promise<MountEntry[] | null> {
+export async function readMounts(sys: Syscalls): Promise<MountEntry[] | null> {
   let text: string;
   try {
     text = new TextDecoder().decode(await readFile(sys, '/proc/mounts'));

@@ -250,19 +250,43 @@ export function errCategorySense(sb: Uint8Array): number {
   }
 }
 
-/** sg_get_sense_str for the fixed and descriptor formats (without descriptor details). */
-export function senseStr(sb: Uint8Array): string {
+/**
+ * sg_get_sense_str for the fixed and descriptor formats (without descriptor details); with `raw`, the
+ * " Raw sense data" trailer and a hex dump of the embedded length.
+ */
+export function senseStr(sb: Uint8Array, raw = false): string {
   if (sb.length < 1) return ' >>> sense buffer empty\n';
   const s = normalizeSense(sb);
+  let out: string;
   if (s === null) {
-    return `>> Only sense data with response code 0x70..0x73 decoded; got 0x${hex2(sb[0]! & 0x7f)}\n`;
+    out = sb.length < 4 ? 'sense buffer too short (4 byte minimum)\n'
+      : `>> Only sense data with response code 0x70..0x73 decoded; got 0x${hex2(sb[0]! & 0x7f)}\n`;
+  } else {
+    out = `${senseDecoded(sb, s)}`;
   }
+  if (!raw) return out;
+  out += ` Raw sense data (in hex), sb_len=${sb.length}`;
+  let embedded = sb.length;
+  if (sb.length > 7 && sb[0]! >= 0x70 && sb[0]! < 0x74) {
+    embedded = sb[7]! + 8;
+    out += `, embedded_len=${embedded}\n`;
+  } else out += '\n';
+  const dump = hexDump(sb.subarray(0, embedded), -1);
+  return out + dump.split('\n').filter((l) => l !== '').map((l) => `        ${l}\n`).join('');
+}
+
+function senseDecoded(sb: Uint8Array, s: SenseHdr): string {
   const fmt = s.responseCode === 0x70 ? 'Fixed format, current'
     : s.responseCode === 0x71 ? 'Fixed format, <<<deferred>>>'
     : s.responseCode === 0x72 ? 'Descriptor format, current' : 'Descriptor format, <<<deferred>>>';
   let out = `${fmt}; Sense key: ${SENSE_KEY_DESC[s.senseKey]!}\n`;
-  if (s.responseCode >= 0x72) return out + `${ascAscqStr(s.asc, s.ascq)}\n`;
+  if (s.responseCode >= 0x72) {
+    if (sb.length > 4 && (sb[4]! & 0x80)) out += '<<<Sense data overflow (SDAT_OVFL)>>>\n';
+    return out + `${ascAscqStr(s.asc, s.ascq)}\n`;
+  }
   const len = Math.min(sb.length, sb.length > 7 ? sb[7]! + 8 : sb.length);
+  if (len > 2 && (sb[2]! & 0x10)) out += '<<<Sense data overflow (SDAT_OVFL)>>>\n';
+  if (len <= 2) return out + ` fixed descriptor length too short, len=${len}\n`;
   if (len > 12) out += `${ascAscqStr(s.asc, s.ascq)}\n`;
   const valid = (sb[0]! & 0x80) !== 0;
   let line = '';
@@ -279,11 +303,130 @@ export function senseStr(sb: Uint8Array): string {
     line += '\n';
   } else if (valid || info > 0) line += '\n';
   if (len >= 14 && sb[14]) line += `  Field replaceable unit code: ${sb[14]}\n`;
-  if (len >= 18 && (sb[15]! & 0x80) && s.senseKey === 5) {
-    line += `  Sense Key Specific: Error in ${(sb[15]! & 0x40) ? 'Command' : 'Data parameters'}: byte ${(sb[16]! << 8) | sb[17]!}`;
-    line += (sb[15]! & 0x08) ? ` bit ${sb[15]! & 7}\n` : '\n';
-  }
+  if (len >= 18 && (sb[15]! & 0x80)) line += senseKeySpecific(sb, s.senseKey);
   return out + line;
+}
+
+/** The sense-key specific field of fixed-format sense (SKSV set). */
+function senseKeySpecific(sb: Uint8Array, key: number): string {
+  const field = be16(sb, 16);
+  const bit = (sb[15]! & 0x08) ? ` bit ${sb[15]! & 7}\n` : '\n';
+  switch (key) {
+    case 0x5:
+      return `  Sense Key Specific: Error in ${(sb[15]! & 0x40) ? 'Command' : 'Data parameters'}: byte ${field}${bit}`;
+    case 0x0:
+    case 0x2: {
+      const pr = Math.floor((field * 100) / 65536);
+      const rem = Math.floor(((field * 100) % 65536) / 656);
+      return `  Progress indication: ${pr}.${String(rem).padStart(2, '0')}%\n`;
+    }
+    case 0x1:
+    case 0x3:
+    case 0x4:
+      return `  Actual retry count: 0x${hex2(sb[16]!)}${hex2(sb[17]!)}\n`;
+    case 0xa:
+      return `  Segment pointer: Relative to start of ${(sb[15]! & 0x20) ? 'segment descriptor' : 'parameter list'}, byte ${field}${bit}`;
+    case 0x6:
+      return `  Unit attention condition queue: overflow flag is ${sb[15]! & 1}\n`;
+    default:
+      return `  Sense_key: 0x${key.toString(16)} unexpected\n`;
+  }
+}
+
+/** sg_get_scsi_status_str. */
+export function scsiStatusStr(status: number): string {
+  const st = status & 0x7e;
+  return SAM_STATUS_NAMES.get(st) ?? `Unknown status [0x${st.toString(16)}]`;
+}
+
+const SAM_STATUS_NAMES: ReadonlyMap<number, string> = new Map([
+  [0x00, 'Good'], [0x02, 'Check Condition'], [0x04, 'Condition Met'], [0x08, 'Busy'],
+  [0x10, 'Intermediate (obsolete)'], [0x14, 'Intermediate-Condition Met (obsolete)'],
+  [0x18, 'Reservation Conflict'], [0x22, 'Command terminated (obsolete)'], [0x28, 'Task Set Full'],
+  [0x30, 'ACA Active'], [0x40, 'Task Aborted'],
+]);
+
+/**
+ * sg_linux_sense_print / sg_chk_n_print3: what a tool prints about a failed SG_IO — the SCSI status and
+ * sense, the host byte, the driver byte — prefixed by `leadin`. Empty when the command succeeded.
+ */
+export function linuxSensePrint(leadin: string, h: SgIoHdrOut, raw: boolean): string {
+  const status = h.status & 0x7e;
+  const sb = h.sbp.subarray(0, h.sbLenWr);
+  if (status === 0 && h.hostStatus === 0 && h.driverStatus === 0) return '';
+  let out = '';
+  let doneLeadin = false;
+  let doneSense = false;
+  if (status !== 0) {
+    out += `${leadin}: SCSI status: ${scsiStatusStr(status)} \n`;
+    doneLeadin = true;
+    if (status === 0x02 || status === 0x22) {
+      out += senseStr(sb, raw);
+      doneSense = true;
+    }
+  }
+  if (h.hostStatus !== 0) {
+    out += doneLeadin ? 'plus...: ' : `${leadin}: `;
+    doneLeadin = true;
+    const name = LINUX_HOST_BYTES_PLAIN[h.hostStatus];
+    out += `Host_status=0x${hex2(h.hostStatus)} ${name !== undefined ? `[${name}] ` : 'is invalid '}\n`;
+  }
+  if (h.driverStatus !== 0) {
+    const driverSense = (h.driverStatus & 0xf) === 8;
+    if (doneSense && driverSense) return out;
+    out += doneLeadin ? 'plus...: ' : `${leadin}: `;
+    out += `Driver_status=0x${hex2(h.driverStatus)} [${LINUX_DRIVER_BYTES[h.driverStatus & 0xf] ?? 'invalid'}] \n`;
+    if (!doneSense && driverSense) out += senseStr(sb, raw);
+  }
+  return out;
+}
+
+/** sg_io_linux.c's host-byte names (DID_NEXUS_FAILURE without the sg_pt gloss). */
+const LINUX_HOST_BYTES_PLAIN: readonly string[] = [
+  'DID_OK', 'DID_NO_CONNECT', 'DID_BUS_BUSY', 'DID_TIME_OUT', 'DID_BAD_TARGET', 'DID_ABORT', 'DID_PARITY',
+  'DID_ERROR', 'DID_RESET', 'DID_BAD_INTR', 'DID_PASSTHROUGH', 'DID_SOFT_ERROR', 'DID_IMM_RETRY',
+  'DID_REQUEUE', 'DID_TRANSPORT_DISRUPTED', 'DID_TRANSPORT_FAILFAST', 'DID_TARGET_FAILURE',
+  'DID_NEXUS_FAILURE', 'DID_ALLOC_FAILURE', 'DID_MEDIUM_ERROR',
+];
+
+export const SG_LIB_CAT_TIMEOUT = 33;
+
+/** sg_err_category_new / sg_err_category3: one SG_IO outcome as an SG_LIB_CAT_* value. */
+export function errCategory3(h: SgIoHdrOut): number {
+  const status = h.status & 0x7e;
+  const drv = h.driverStatus & 0xf;
+  if (status === 0 && h.hostStatus === 0 && drv === 0) return SG_LIB_CAT_CLEAN;
+  if (status === 0x02 || status === 0x22 || drv === 8) return errCategorySense(h.sbp.subarray(0, h.sbLenWr));
+  if (h.hostStatus !== 0) {
+    if (h.hostStatus === 1 || h.hostStatus === 2 || h.hostStatus === 3) return SG_LIB_CAT_TIMEOUT;
+    if (h.hostStatus === 0x11) return SG_LIB_CAT_RES_CONFLICT;
+  }
+  if (drv === 6) return SG_LIB_CAT_TIMEOUT;
+  return SG_LIB_CAT_OTHER;
+}
+
+/** sg_get_sense_info_fld (fixed format only; descriptor sense yields no information here). */
+export function senseInfoField(sb: Uint8Array): { valid: boolean; info: number } {
+  if (sb.length < 7) return { valid: false, info: 0 };
+  const rc = sb[0]! & 0x7f;
+  if (rc === 0x70 || rc === 0x71) return { valid: (sb[0]! & 0x80) !== 0, info: be32(sb, 3) };
+  return { valid: false, info: 0 };
+}
+
+/** The names sg_get_command_name gives the commands our tools build (sg_lib_data.c). */
+const COMMAND_NAMES: ReadonlyMap<number, string> = new Map([
+  [0x00, 'Test Unit Ready'], [0x03, 'Request Sense'], [0x08, 'Read(6)'], [0x0a, 'Write(6)'], [0x12, 'Inquiry'],
+  [0x1b, 'Start stop unit'], [0x1e, 'Prevent allow medium removal'], [0x25, 'Read capacity(10)'],
+  [0x28, 'Read(10)'], [0x2a, 'Write(10)'], [0x2f, 'Verify(10)'], [0x35, 'Synchronize cache(10)'],
+  [0x88, 'Read(16)'], [0x8a, 'Write(16)'], [0x8f, 'Verify(16)'], [0xa8, 'Read(12)'], [0xaa, 'Write(12)'],
+  [0xaf, 'Verify(12)'],
+]);
+
+/** sg_get_command_str with the command name: `Read(10) [28 00 …]`. */
+export function commandStrNamed(cdb: Uint8Array): string {
+  const op = cdb[0] ?? 0;
+  const name = COMMAND_NAMES.get(op) ?? `Vendor specific [0x${hex2(op)}]`;
+  return `${name} ${commandStr(cdb)}`;
 }
 
 // ---- hex dumps (dStrHexFp / hex2str) ---------------------------------------------------------------------
@@ -456,7 +599,7 @@ export async function processResp(p: Process, leadin: string, r: PtResult, noisy
       const n = quietCats.includes(cat) ? false : noisy;
       if (verbose || n) {
         if (leadin.length > 0) await p.stderr.write(`${leadin}:\n`);
-        await p.stderr.write(senseStr(sb));
+        await p.stderr.write(senseStr(sb, verbose > 1));
       }
       if (cat === SG_LIB_CAT_RECOVERED || cat === SG_LIB_CAT_NO_SENSE) {
         const act = r.reqIn - h.resid;

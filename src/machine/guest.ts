@@ -71,6 +71,8 @@ import { sgResetEntry } from '../shell/sg_reset.ts';
 import { sgStartEntry } from '../shell/sg_start.ts';
 import { sgPreventEntry } from '../shell/sg_prevent.ts';
 import { ejectEntry } from '../shell/eject.ts';
+import { mtEntry } from '../shell/mt.ts';
+import { tarEntry } from '../shell/tar.ts';
 import { virtioPciDriver, virtioPciOf } from '../virtio/virtio_pci_common.ts';
 import { VirtioBus } from '../virtio/virtio.ts';
 import type { VirtioDevice } from '../virtio/virtio.ts';
@@ -147,6 +149,7 @@ export class Guest implements Kernel {
   sg: SgDriver | null = null;
   sd: SdDriver | null = null;
   sr: SrDriver | null = null;
+  st: StDriver | null = null;
   udevd: Udevd | null = null;
   readonly bsg: Bsg;
   scsiBsg: ScsiBsg | null = null;
@@ -245,7 +248,7 @@ export class Guest implements Kernel {
     this.#wireSysfsHooks();
     this.registry = createBusyboxRegistry();
     for (const e of [lsscsiEntry, sgInqEntry, sgVpdEntry, sgReadcapEntry, sgLunsEntry, sgTursEntry, sgModesEntry, udevadmEntry, scsiIdEntry, blkidEntry, mountEntry, umountEntry,
-      sgDdEntry, sgResetEntry, sgStartEntry, sgPreventEntry, ejectEntry]) {
+      sgDdEntry, sgResetEntry, sgStartEntry, sgPreventEntry, ejectEntry, mtEntry, tarEntry]) {
       this.registry.add(e);
     }
     this.sys = this.vfs.syscalls({ uid: 0, gid: 0 }, () => '/');
@@ -411,7 +414,7 @@ export class Guest implements Kernel {
       case 'st': {
         if (!this.scsi) await this.loadModule('scsi_mod');
         this.#moduleDir('st');
-        StDriver.register(this.scsi!);
+        this.st = StDriver.register(this.scsi!);
         this.#scsiDriverDir('st', 'st');
         return;
       }
@@ -464,9 +467,13 @@ export class Guest implements Kernel {
         if (drv) await this.virtio.unregisterVirtioDriver(drv);
         break;
       }
+      case 'st':
+        await this.#detachScsiDriver('st');
+        this.st?.unregister();
+        this.st = null;
+        break;
       case 'isofs':
       case 'cdrom':
-      case 'st':
         break;
       default:
         // scsi_mod and virtio_pci hold everything else up.

@@ -12,3 +12,12 @@ export { SEED_ARGS, seedImages } from './machine/seed.ts';
 export { FaultInjector, parseFaultRule, formatFaultRule, checkFaultRule } from './host/fault.ts';
 export type { FaultRule, FaultRuleSpec, FaultMatch, FaultAction, FaultDirection, FaultInjection } from './host/fault.ts';
 export type { QemuMachine, BlockIoThrottleArgs } from './host/machine.ts';
+
+// Property tests of scan, rescan, hot-plug and unplug (README "Property-testing your own invariants").
+export {
+  runScsiProperty, ScsiCase, ScsiPropertyFailure, ScsiModel, arbTopology, arbPlan, arbScanForm, arbBadScanString, actionArbitraries,
+  parseScanString, topologyArgv, topologyImages, observe, idleLeaks, actionLine,
+} from './testkit/index.ts';
+export type {
+  Topology, ControllerSpec, LunSpec, Snapshot, ModelOptions, Action, StepContext, StepCheck, ScsiPropertyOptions, TopologyOptions, PlanOptions,
+} from './testkit/index.ts';

@@ -10,6 +10,8 @@ export interface RecordResult {
   readonly rc: number;
   /** Both streams in write order; when absent the transcript shows stdout, then stderr. */
   readonly tty?: string;
+  /** Still running: the record is printed later, when the line completes. */
+  readonly pending?: boolean;
 }
 
 export type RecordKind = 'guest' | 'monitor' | 'qmp';

@@ -58,7 +58,7 @@ export function parseCli(argv: readonly string[]): CliParse {
 
 async function runRecord(m: Machine, rec: ScriptRecord): Promise<RecordResult> {
   const r = rec.kind === 'guest' ? await m.guest(rec.body) : rec.kind === 'monitor' ? await m.monitor(rec.body) : await m.qmp(rec.body);
-  return { cmd: rec.text, stdout: r.stdout, stderr: r.stderr, rc: r.rc, tty: r.tty };
+  return { cmd: rec.text, stdout: r.stdout, stderr: r.stderr, rc: r.rc, tty: r.tty, pending: r.pending ?? false };
 }
 
 export async function main(argv: readonly string[], io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }): Promise<number> {
@@ -101,9 +101,14 @@ export async function main(argv: readonly string[], io = { stdout: process.stdou
     for await (const c of io.stdin) chunks.push(c as Buffer);
     records = splitScript(Buffer.concat(chunks).toString('utf8'), (t) => m.isIncomplete(t));
   }
+  const print = (r: RecordResult): void => {
+    io.stdout.write(o.json ? jsonLine(r) + '\n' : transcript(r));
+  };
   for (const rec of records) {
     const r = await runRecord(m, rec);
-    io.stdout.write(o.json ? jsonLine(r) + '\n' : transcript(r));
+    // A line still blocked (paused VM, unanswered request) is printed when it completes.
+    if (!r.pending) print(r);
+    for (const c of m.takeCompleted()) print({ cmd: c.line, ...c.out });
     if (m.quit) break;
   }
   await m.shutdown();
@@ -130,6 +135,11 @@ async function interactive(m: Machine, io: { stdout: NodeJS.WriteStream; stderr:
       const r = await runRecord(m, classify(text));
       io.stdout.write(r.stdout);
       io.stderr.write(r.stderr);
+    }
+    // A line left blocked earlier (paused VM) writes its output once it completes.
+    for (const c of m.takeCompleted()) {
+      io.stdout.write(c.out.stdout);
+      io.stderr.write(c.out.stderr);
     }
     if (m.quit) break;
     rl.prompt();

@@ -36,6 +36,7 @@ import {
   TYPE_ZBC,
   SCSI_SPC_2,
   SCSI_SPC_3,
+  DID_TIME_OUT,
   hostByte,
   hostByteName,
   normalizeSense,
@@ -43,7 +44,10 @@ import {
 } from '../midlayer/scsi_common.ts';
 import type { SenseHdr } from '../midlayer/scsi_common.ts';
 import type { ScsiDevice } from '../midlayer/scsi_device.ts';
-import { scsiExecute, scsiQueueCommand } from '../midlayer/scsi_lib.ts';
+import { scsiDeviceSetState, scsiExecute, scsiQueueCommand } from '../midlayer/scsi_lib.ts';
+import type { EhResult } from '../midlayer/scsi_host.ts';
+import { sdevOnline } from '../midlayer/scsi_device_state.ts';
+import { sdevFormatHeader } from '../midlayer/constants.ts';
 import type { ExecuteResult } from '../midlayer/scsi_lib.ts';
 import { sdevPrintk } from '../midlayer/scsi_logging.ts';
 import { Device } from '../sysfs/core.ts';
@@ -53,6 +57,11 @@ import { printCommand, printResult, printSenseHdr } from './constants.ts';
 export const SCSI_DISK0_MAJOR = 8;
 export const SD_MINORS = 16;
 const SD_TIMEOUT = 30;
+/** SD_MOD_TIMEOUT: magneto-optical disks (TYPE_MOD, 0x07) get 75 s. */
+const SD_MOD_TIMEOUT = 75;
+const SD_TYPE_MOD = TYPE_MOD;
+/** scsi_medium_access_command: READ/WRITE (6, 10, 12, 16), VERIFY, WRITE SAME, SYNCHRONIZE CACHE, UNMAP… */
+const MEDIUM_ACCESS_OPCODES = new Set([0x08, 0x28, 0xa8, 0x88, 0x0a, 0x2a, 0xaa, 0x8a, 0x35, 0x91, 0x2f, 0xaf, 0x8f, 0x41, 0x93, 0x42, 0x2e, 0xae, 0x8e]);
 const SD_MAX_RETRIES = 5;
 const SD_DEF_XFER_BLOCKS = 0xffff;
 const SD_MAX_XFER_BLOCKS = 0xffffffff;
@@ -166,6 +175,10 @@ export class ScsiDisk {
   protectionType = 0;
   maxRetries = SD_MAX_RETRIES;
   maxMediumAccessTimeouts = 2;
+  /** Medium-access timeouts whose TUR succeeded, since the last command sd completed. */
+  mediumAccessTimedOut = 0;
+  /** Set once this error-handler round has counted its timeout (sd_eh_reset clears it). */
+  ignoreMediumAccessErrors = false;
   use16ForRw = false;
   openers = 0;
 
@@ -250,7 +263,17 @@ export class SdDriver implements ScsiDriver {
     l.maxHwSectors = sdev.host.maxSectors;
     l.maxSectors = Math.min(l.maxHwSectors, BLK_DEF_MAX_SECTORS);
     l.maxSegments = Math.min(sdev.host.sgTablesize, 2048);
-    l.timeoutMs = Math.round(sdev.timeout / 1e6) || SD_TIMEOUT * 1000;
+    // The LU's request queue has one timeout (q->rq_timeout), set here (blk_queue_rq_timeout):
+    // the scsi device's sysfs `timeout` and the disk's queue/io_timeout are two views of it.
+    sdev.timeout = (sdev.type === SD_TYPE_MOD ? SD_MOD_TIMEOUT : SD_TIMEOUT) * 1e9;
+    Object.defineProperty(l, 'timeoutMs', {
+      get: () => Math.round(sdev.timeout / 1e6),
+      set: (v: number) => {
+        sdev.timeout = v * 1e6;
+      },
+      enumerable: true,
+      configurable: true,
+    });
     setHwQueues(l, sdev.host.nrHwQueues);
     l.tagDepth = Math.min(sdev.host.canQueue, 256) || 256;
     setHwQueues(l, sdev.host.nrHwQueues);
@@ -793,13 +816,59 @@ export class SdDriver implements ScsiDriver {
     cmd.allowed = sdkp.maxRetries;
     cmd.jiffiesAtAlloc = mod.kernel.loop.now();
     return new Promise((resolve) => {
-      cmd.complete = (c) => resolve(this.#ioCompletion(sdkp, c, req.quiet ?? false));
+      const done = (c: ScsiCmnd): void => {
+        if (this.#retryImmediately(c)) {
+          c.complete = done;
+          scsiQueueCommand(mod, c);
+        } else resolve(this.#ioCompletion(sdkp, c, req.quiet ?? false));
+      };
+      cmd.complete = done;
       scsiQueueCommand(mod, cmd);
     });
   }
 
+  /**
+   * scsi_io_completion_action's ACTION_RETRY for a current UNIT ATTENTION on a non-removable device
+   * ("must have been a power glitch, or a bus reset"): the same command again, silently, as long as
+   * the request is younger than (allowed + 1) × timeout.
+   */
+  #retryImmediately(cmd: ScsiCmnd): boolean {
+    if (cmd.result === 0 || hostByte(cmd.result) !== 0 || statusByte(cmd.result) !== 2 || cmd.device.removable) return false;
+    const sshdr = normalizeSense(cmd.senseBuffer, cmd.senseBuffer.length);
+    if (!sshdr || (sshdr.responseCode & 0x0f) !== 0 || sshdr.senseKey !== SENSE_KEY.UNIT_ATTENTION) return false;
+    return this.#mod.kernel.loop.now() < cmd.jiffiesAtAlloc + (cmd.allowed + 1) * cmd.timeout;
+  }
+
+  /** sd_eh_reset: a new error-handler round may count a medium-access timeout again. */
+  ehReset(cmd: ScsiCmnd): void {
+    const sdkp = cmd.device.driverData as ScsiDisk | null;
+    if (sdkp) sdkp.ignoreMediumAccessErrors = false;
+  }
+
+  /**
+   * sd_eh_action: a medium-access command that timed out although the device then passed TEST UNIT
+   * READY counts; at max_medium_access_timeouts the disk goes offline.
+   */
+  ehAction(cmd: ScsiCmnd, disp: EhResult): EhResult {
+    const sdev = cmd.device;
+    const sdkp = sdev.driverData as ScsiDisk | null;
+    if (!sdkp || !sdevOnline(sdev.state) || !MEDIUM_ACCESS_OPCODES.has(cmd.cmnd[0]!) || hostByte(cmd.result) !== DID_TIME_OUT || disp !== 'SUCCESS') return disp;
+    if (!sdkp.ignoreMediumAccessErrors) {
+      sdkp.mediumAccessTimedOut++;
+      sdkp.ignoreMediumAccessErrors = true;
+    }
+    if (sdkp.mediumAccessTimedOut >= sdkp.maxMediumAccessTimeouts) {
+      sdevPrintk(this.#mod, KERN_ERR, sdev, sdevFormatHeader(sdkp.name, cmd.tag) + 'Medium access timeout failure. Offlining disk!');
+      scsiDeviceSetState(sdev, 'offline');
+      return 'SUCCESS';
+    }
+    return disp;
+  }
+
   /** scsi_io_completion: the block status and, on failure, the four log lines. */
   #ioCompletion(sdkp: ScsiDisk, cmd: ScsiCmnd, quiet: boolean): BlkStatus {
+    // sd_done: any completion ends a run of medium-access timeouts.
+    sdkp.mediumAccessTimedOut = 0;
     if (cmd.result === 0) return 'OK';
     const sshdr = normalizeSense(cmd.senseBuffer, cmd.senseBuffer.length);
     if (statusByte(cmd.result) === 2 && sshdr && hostByte(cmd.result) === 0 && sshdr.senseKey === SENSE_KEY.RECOVERED_ERROR) return 'OK';

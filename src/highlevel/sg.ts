@@ -125,7 +125,7 @@ export class SgDriver implements ScsiInterface {
       case uapi.SG_GET_SG_TABLESIZE:
         return sdev.host.sgTablesize;
       case uapi.SG_SCSI_RESET:
-        return scsiIoctlReset(sdev, Number(arg));
+        return scsiIoctlReset(this.#mod, sdev, Number(arg));
       default:
         throw new Errno('ENOTTY');
     }

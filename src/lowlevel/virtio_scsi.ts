@@ -7,6 +7,12 @@
 // The host is trusted to answer every command, so a command timeout only re-arms the timer
 // (virtscsi_eh_timed_out); error handling reaches this driver only through the abort and
 // device-reset handlers.
+//
+// Not in Linux: the module parameter `eh_timed_out` (`virtio_scsi.eh_timed_out=generic` on the
+// kernel command line) switches the timeout behaviour between Linux's (`reset-timer`, the default)
+// and the mid-layer's generic path (`generic`: abort after the timeout, then the EH ladder), for
+// experiments. Its sysfs file /sys/module/virtio_scsi/parameters/eh_timed_out (rw) exists only
+// when the command line names the parameter: the captured guest has no parameters directory there.
 
 import { KERN_ERR, KERN_INFO, KERN_WARNING } from '../kernel/kernel.ts';
 import type { Gpa } from '../platform/guest_memory.ts';
@@ -65,6 +71,10 @@ import { scsiDone, scsiExecute } from '../midlayer/scsi_lib.ts';
 import { findSdev, removeDevice, rescanDevice, scanHost, scsiAddDevice, scsiScanTarget } from '../midlayer/scsi_scan.ts';
 import { sdevPrintk } from '../midlayer/scsi_logging.ts';
 import { sdevFormatHeader } from '../midlayer/constants.ts';
+import type { EhTimerResult } from '../midlayer/scsi_host.ts';
+import { Errno } from '../kernel/errno.ts';
+import type { DirNode } from '../kernel/fs.ts';
+import { createFile } from '../sysfs/kernfs.ts';
 import type { VirtioDevice, VirtioDriver } from '../virtio/virtio.ts';
 import { virtioCread16, virtioCread32, virtioCwrite32, virtioDeviceReady, virtioHasFeature, virtioResetDevice } from '../virtio/virtio.ts';
 import type { Sg, VirtQueue } from '../virtio/virtio_ring.ts';
@@ -375,7 +385,7 @@ async function probe(mod: ScsiMod, vdev: VirtioDevice): Promise<number> {
   virtioCwrite32(vdev, VIRTIO_SCSI_CONFIG_CDB_SIZE, VIRTIO_SCSI_CDB_SIZE);
   virtioCwrite32(vdev, VIRTIO_SCSI_CONFIG_SENSE_SIZE, VIRTIO_SCSI_SENSE_SIZE);
   const canQueue = vscsi.reqVqs[0]!.num;
-  const template: ScsiHostTemplate<VirtioScsi> = { ...virtscsiHostTemplate, canQueue };
+  const template: ScsiHostTemplate<VirtioScsi> = { ...virtscsiHostTemplate, canQueue, ehTimedOut: () => ehTimedOut(mod) };
   const host = scsiHostAlloc(mod, template, vscsi, vdev.sysdev);
   host.sgTablesize = virtioCread32(vdev, VIRTIO_SCSI_CONFIG_SEG_MAX) || 1;
   host.canQueue = canQueue;
@@ -436,6 +446,54 @@ async function deviceReset(cmd: ScsiCmnd): Promise<EhResult> {
   return tmf(vscsi, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, cmd.device, 0n);
 }
 
+// ---- eh_timed_out knob (ours) -----------------------------------------------------------------------
+
+export type VirtioScsiEhTimedOut = 'reset-timer' | 'generic';
+
+/** The driver's module-scope setting, per guest. */
+const ehTimedOutMode = new WeakMap<ScsiMod, VirtioScsiEhTimedOut>();
+
+function parseEhTimedOut(text: string): VirtioScsiEhTimedOut | undefined {
+  const t = text.endsWith('\n') ? text.slice(0, -1) : text;
+  return t === 'reset-timer' || t === 'generic' ? t : undefined;
+}
+
+/** The current mode (Linux's `reset-timer` unless the command line or sysfs chose `generic`). */
+export function virtioScsiEhTimedOutMode(mod: ScsiMod): VirtioScsiEhTimedOut {
+  return ehTimedOutMode.get(mod) ?? 'reset-timer';
+}
+
+export function setVirtioScsiEhTimedOutMode(mod: ScsiMod, mode: VirtioScsiEhTimedOut): void {
+  ehTimedOutMode.set(mod, mode);
+}
+
+/** Reads `virtio_scsi.eh_timed_out=` and, when given, publishes the rw parameter file. */
+function initEhTimedOutParam(mod: ScsiMod): void {
+  const given = mod.kernel.param('virtio_scsi', 'eh_timed_out');
+  if (given === undefined) return;
+  const mode = parseEhTimedOut(given);
+  if (mode) ehTimedOutMode.set(mod, mode);
+  else mod.kernel.printk(KERN_ERR, `virtio_scsi: \`${given}' invalid for parameter \`eh_timed_out'`);
+  const mods = mod.kernel.dm.sys.get('module') as DirNode | undefined;
+  if (!mods) return;
+  const dir = mods.mkdir('virtio_scsi').mkdir('parameters');
+  createFile(dir, {
+    name: 'eh_timed_out',
+    mode: 0o644,
+    show: () => `${virtioScsiEhTimedOutMode(mod)}\n`,
+    store: (text: string) => {
+      const m = parseEhTimedOut(text);
+      if (!m) throw new Errno('EINVAL');
+      ehTimedOutMode.set(mod, m);
+    },
+  });
+}
+
+/** virtscsi_eh_timed_out, or the generic path when the knob says so. */
+function ehTimedOut(mod: ScsiMod): EhTimerResult {
+  return virtioScsiEhTimedOutMode(mod) === 'generic' ? 'done' : 'reset-timer';
+}
+
 /** virtscsi_host_template */
 export const virtscsiHostTemplate: ScsiHostTemplate<VirtioScsi> = {
   name: 'Virtio SCSI HBA',
@@ -460,6 +518,7 @@ export const virtscsiHostTemplate: ScsiHostTemplate<VirtioScsi> = {
 
 /** The virtio driver table (virtio_scsi_driver). */
 export function virtioScsiDriver(mod: ScsiMod): VirtioDriver {
+  initEhTimedOutParam(mod);
   return {
     name: 'virtio_scsi',
     idTable: [{ device: VIRTIO_ID_SCSI }],

@@ -38,6 +38,24 @@ export interface LineOutput {
   readonly rc: number;
   /** Both streams in the order they were written, as a terminal shows them. */
   readonly tty: string;
+  /**
+   * The line is still running (blocked by a paused VM or an unanswered request): nothing above is
+   * its output; its record comes later from `takeCompleted()`, once it finishes.
+   */
+  readonly pending?: boolean;
+}
+
+interface BlockedLine {
+  readonly line: string;
+  out?: LineOutput;
+  /** Completion order. */
+  seq: number;
+}
+
+/** A guest line that outlived its turn and has finished since. */
+export interface CompletedLine {
+  readonly line: string;
+  readonly out: LineOutput;
 }
 
 export type CreateResult =
@@ -78,6 +96,8 @@ export class Machine {
   readonly guestKernel: Guest;
   readonly mon: Monitor;
   readonly #qemuLog: string[] = [];
+  #blocked: BlockedLine[] = [];
+  #completions = 0;
   quit = false;
 
   private constructor(spec: MachineSpec, opts: MachineOptions) {
@@ -160,16 +180,32 @@ export class Machine {
 
   /** Runs one guest shell line and waits until the guest has nothing left to do. */
   async guest(line: string): Promise<LineOutput> {
-    let done = false;
-    const run = this.guestKernel.shell.run(line).finally(() => {
-      done = true;
+    const entry: BlockedLine = { line, seq: 0 };
+    void this.guestKernel.shell.run(line).then((r) => {
+      entry.out = { stdout: r.stdout, stderr: r.stderr, rc: r.rc, tty: r.tty };
+      entry.seq = ++this.#completions;
     });
-    await this.loop.runUntilIdle(() => done);
-    if (!done) await this.loop.runUntilIdle(() => done);
+    const done = (): boolean => entry.out !== undefined;
+    await this.loop.runUntilIdle(done);
+    if (!done()) await this.loop.runUntilIdle(done);
     await this.guestKernel.settle();
-    if (!done) return { stdout: '', stderr: '', rc: 0, tty: '' };
-    const r = await run;
-    return { stdout: r.stdout, stderr: r.stderr, rc: r.rc, tty: r.tty };
+    if (entry.out) return entry.out;
+    // Only daemon timers are left (a paused VM, a command nobody answers): the line stays pending
+    // while later lines run, and its record is handed out when it completes (CONTRACT.md).
+    this.#blocked.push(entry);
+    return { stdout: '', stderr: '', rc: 0, tty: '', pending: true };
+  }
+
+  /** Pending guest lines that have finished since the last call, in the order they finished. */
+  takeCompleted(): CompletedLine[] {
+    const finished = this.#blocked.filter((b) => b.out !== undefined).sort((a, b) => a.seq - b.seq);
+    this.#blocked = this.#blocked.filter((b) => b.out === undefined);
+    return finished.map((b) => ({ line: b.line, out: b.out! }));
+  }
+
+  /** How many guest lines are still pending. */
+  get pendingLines(): number {
+    return this.#blocked.length;
   }
 
   /** One HMP command line; the guest then handles whatever it caused (hot-plug events …). */

@@ -17,6 +17,9 @@ export function scsiHostAlloc<P>(mod: ScsiMod, template: ScsiHostTemplate<P>, ho
   const hostNo = mod.allocHostNo();
   const { gendev, classdev } = hostDevices(mod, hostNo, parent);
   const host = new ScsiHost(hostNo, template, hostdata, gendev, classdev);
+  // scsi_mod.eh_deadline (seconds) applies only to hosts that can be reset.
+  const d = mod.params.ehDeadline;
+  host.ehDeadline = d < 0 || !template.ehHostResetHandler ? -1 : d;
   // Each hardware queue's tag allocation hint starts at a random place (sbitmap_init_node).
   const seeds: number[] = [];
   host.tagHintSeed = (hwq) => (seeds[hwq] ??= mod.kernel.randomU32());

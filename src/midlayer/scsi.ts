@@ -5,8 +5,9 @@
 
 import type { Kernel } from '../kernel/kernel.ts';
 import type { Bus, DevClass } from '../sysfs/core.ts';
+import type { ScsiCmnd } from './scsi_cmnd.ts';
 import type { ScsiDevice } from './scsi_device.ts';
-import type { ScsiHost } from './scsi_host.ts';
+import type { EhResult, ScsiHost } from './scsi_host.ts';
 
 /** An upper-level driver (≈ struct scsi_driver): binds to LUs by what its probe accepts. */
 export interface ScsiDriver {
@@ -20,6 +21,13 @@ export interface ScsiDriver {
   rescan?(sdev: ScsiDevice): Promise<void>;
   /** The driver prefers asynchronous probing (sd does): the scan does not wait for its probe. */
   readonly asyncProbe?: boolean;
+  /**
+   * scsi_driver.eh_action: the driver's say on a failed command the error handler recovered
+   * (`disp` is the rung's result); sd offlines a disk whose medium access keeps timing out.
+   */
+  ehAction?(cmd: ScsiCmnd, disp: EhResult): EhResult;
+  /** scsi_driver.eh_reset: a command of this driver enters the error handler. */
+  ehReset?(cmd: ScsiCmnd): void;
 }
 
 /** A class interface on scsi_device (≈ struct class_interface; sg is one). */

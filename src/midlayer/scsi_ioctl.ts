@@ -7,8 +7,7 @@ import type { SgIoHdrIn, SgIoHdrOut } from '../kernel/uapi/sg.ts';
 import type { ScsiMod } from './scsi.ts';
 import type { ScsiDevice } from './scsi_device.ts';
 import { scsiExecute } from './scsi_lib.ts';
-import { ScsiCmnd } from './scsi_cmnd.ts';
-import type { EhResult } from './scsi_host.ts';
+import { scsiEhIoctlReset } from './scsi_eh.ts';
 
 const DRIVER_SENSE = 0x08;
 
@@ -50,36 +49,13 @@ export async function sgIo(mod: ScsiMod, sdev: ScsiDevice, hdr: SgIoHdrIn, defau
 }
 
 /**
- * scsi_ioctl_reset (SG_SCSI_RESET): asks the LLD's reset handler of the given kind directly — no
- * error-handler escalation. A missing handler or a failed reset is EIO (sg_reset then says the reset
- * "may not be available"); success leaves the device to report its UNIT ATTENTION on the next command.
+ * scsi_ioctl_reset (SG_SCSI_RESET): the reset goes through the error handler's own rungs
+ * (scsi_eh.ts), escalating unless SG_SCSI_RESET_NO_ESCALATE is set. The kernel has no process table
+ * here, so the hung-task report of a reset that never returns names the tool that asks for it.
  */
-export async function scsiIoctlReset(sdev: ScsiDevice, arg: number): Promise<number> {
-  const t = sdev.host.template;
-  const kind = arg & ~uapi.SG_SCSI_RESET_NO_ESCALATE;
-  const cmd = new ScsiCmnd(sdev);
-  let handler: ((c: ScsiCmnd) => Promise<EhResult>) | undefined;
-  switch (kind) {
-    case uapi.SG_SCSI_RESET_NOTHING:
-      return 0;
-    case uapi.SG_SCSI_RESET_DEVICE:
-      handler = t.ehDeviceResetHandler;
-      break;
-    case uapi.SG_SCSI_RESET_TARGET:
-      handler = t.ehTargetResetHandler;
-      break;
-    case uapi.SG_SCSI_RESET_BUS:
-      handler = t.ehBusResetHandler;
-      break;
-    case uapi.SG_SCSI_RESET_HOST:
-      handler = t.ehHostResetHandler;
-      break;
-    default:
-      throw new Errno('EINVAL');
-  }
-  if (!handler || (await handler(cmd)) !== 'SUCCESS') throw new Errno('EIO');
-  // The reset device will answer its next command with a UNIT ATTENTION; expect it.
-  if (kind === uapi.SG_SCSI_RESET_DEVICE) sdev.expectingCcUa = true;
+export async function scsiIoctlReset(mod: ScsiMod, sdev: ScsiDevice, arg: number): Promise<number> {
+  const r = await scsiEhIoctlReset(mod, sdev, arg, { comm: 'sg_reset', pid: 0 });
+  if (r !== 0) throw new Errno(r);
   return 0;
 }
 
@@ -92,7 +68,7 @@ export function scsiIoctl(mod: ScsiMod, sdev: ScsiDevice, request: number, arg: 
     case uapi.SG_GET_VERSION_NUM:
       return uapi.SG_VERSION_NUM;
     case uapi.SG_SCSI_RESET:
-      return scsiIoctlReset(sdev, Number(arg));
+      return scsiIoctlReset(mod, sdev, Number(arg));
     case uapi.SG_GET_TIMEOUT:
       return Math.floor(uapi.SG_DEFAULT_TIMEOUT_MS / 10);
     case uapi.SG_SET_TIMEOUT:

@@ -6,7 +6,7 @@
 // callers (scan, sd probe, sysfs stores) await `scsiExecute`, which stands in for blk_execute_rq.
 
 import { Errno } from '../kernel/errno.ts';
-import { KERN_INFO } from '../kernel/kernel.ts';
+import { KERN_ERR, KERN_INFO } from '../kernel/kernel.ts';
 import type { Gpa } from '../platform/guest_memory.ts';
 import { NS_PER_MS, NS_PER_S } from '../sim/event_loop.ts';
 import type { ScsiMod } from './scsi.ts';
@@ -15,12 +15,14 @@ import type { SenseHdr } from './scsi_common.ts';
 import { SCSI_MLQUEUE_DEVICE_BUSY, SCSI_MLQUEUE_HOST_BUSY, ScsiCmnd } from './scsi_cmnd.ts';
 import type { DmaDirection } from './scsi_cmnd.ts';
 import type { ScsiDevice } from './scsi_device.ts';
+import type { ScsiHost } from './scsi_host.ts';
 import { sdevTransitionAllowed } from './scsi_device_state.ts';
 import type { SdevState } from './scsi_device_state.ts';
 import { decideDisposition, uaRule, UA_LOG_LEVEL } from './scsi_error.ts';
+import { scsiEhFailed, scsiEhTimedOut, scsiEhWakeup } from './scsi_eh.ts';
 import { sdevPrefix, sdevPrintk } from './scsi_logging.ts';
 import { SbitmapTags } from './blk_mq_tag.ts';
-import { scsiLogCompletion, scsiLogSend } from './constants.ts';
+import { scsiLogCompletion, scsiLogSend, sdevFormatHeader } from './constants.ts';
 
 /** How long blk-mq waits before re-running a queue that reported busy. */
 const BUSY_REQUEUE_DELAY = 3 * NS_PER_MS;
@@ -40,15 +42,36 @@ export interface EhHooks {
   timedOut(mod: ScsiMod, cmd: ScsiCmnd): void;
 }
 
-/** Default: no error handler loaded — the command finishes with what it has. */
-const noEh: EhHooks = {
-  failed: (_mod, cmd) => finishCommand(cmd),
-  timedOut: () => {},
-};
+/** The error handler of scsi_eh.ts, unless a test installs its own (setEhHooks). */
+let ehOverride: EhHooks | null = null;
+export function setEhHooks(hooks: EhHooks | null): void {
+  ehOverride = hooks;
+}
+function ehFailed(mod: ScsiMod, cmd: ScsiCmnd): void {
+  if (ehOverride) ehOverride.failed(mod, cmd);
+  else scsiEhFailed(mod, cmd);
+}
+function ehTimedOut(mod: ScsiMod, cmd: ScsiCmnd): void {
+  if (ehOverride) ehOverride.timedOut(mod, cmd);
+  else scsiEhTimedOut(mod, cmd);
+}
 
-let eh: EhHooks = noEh;
-export function setEhHooks(hooks: EhHooks): void {
-  eh = hooks;
+/**
+ * Commands holding their tag and counted in host_busy/device_busy (SCMD_STATE_INFLIGHT): from
+ * dispatch until the mid-layer is done with them — a command that failed or timed out stays
+ * counted while the error handler owns it, as in Linux, so the EH wakes when host_busy == host_failed.
+ */
+const holding = new WeakSet<ScsiCmnd>();
+
+/** Commands waiting for their LU to admit them (queue_depth reached, host in recovery), FIFO. */
+const waiting = new WeakMap<ScsiDevice, ScsiCmnd[]>();
+
+/** Completion routing for commands the error handler sends itself (SUBMITTED_BY_SCSI_ERROR_HANDLER). */
+const ehSubmitted = new WeakMap<ScsiCmnd, (cmd: ScsiCmnd) => void>();
+
+/** scsi_host_in_recovery */
+export function scsiHostInRecovery(host: ScsiHost): boolean {
+  return host.state === 'recovery' || host.state === 'cancel/recovery' || host.state === 'deleted/recovery';
 }
 
 /** The host's blk-mq tags of one hardware queue (sbitmap), created on first use. */
@@ -74,6 +97,15 @@ function logLines(mod: ScsiMod, lines: readonly string[]): void {
 
 /** Issues (or re-issues) a command to the LLD. */
 export function scsiQueueCommand(mod: ScsiMod, cmd: ScsiCmnd): void {
+  dispatch(mod, cmd, false);
+}
+
+/** True when the LU may take one more command now (scsi_dev_queue_ready + scsi_host_queue_ready). */
+function admissible(sdev: ScsiDevice): boolean {
+  return !scsiHostInRecovery(sdev.host) && sdev.deviceBusy < Math.max(1, sdev.queueDepth);
+}
+
+function dispatch(mod: ScsiMod, cmd: ScsiCmnd, fromWaitList: boolean): void {
   const sdev = cmd.device;
   const host = sdev.host;
   // Admission (scsi_device_state_check).
@@ -91,6 +123,14 @@ export function scsiQueueCommand(mod: ScsiMod, cmd: ScsiCmnd): void {
     mod.kernel.loop.after(BUSY_REQUEUE_DELAY, () => scsiQueueCommand(mod, cmd));
     return;
   }
+  // The LU's queue: a command beyond queue_depth, or any while the host is in recovery, waits in
+  // order until a command of this LU is released or the host restarts (scsi_run_queue).
+  const wl = waiting.get(sdev);
+  if (!admissible(sdev) || (!fromWaitList && wl !== undefined && wl.length > 0)) {
+    if (wl) wl.push(cmd);
+    else waiting.set(sdev, [cmd]);
+    return;
+  }
   cmd.hwq = 0;
   const tag = tagsOf(sdev, cmd.hwq).get();
   if (tag < 0) {
@@ -105,6 +145,7 @@ export function scsiQueueCommand(mod: ScsiMod, cmd: ScsiCmnd): void {
   sdev.deviceBusy++;
   sdev.iorequestCnt++;
   sdev.inflight.add(cmd);
+  holding.add(cmd);
   cmd.inFlight = true;
   armTimer(mod, cmd);
   if (mod.params.scsiLoggingLevel) logLines(mod, scsiLogSend(cmd, logContext(mod, cmd), mod.params.scsiLoggingLevel));
@@ -113,12 +154,54 @@ export function scsiQueueCommand(mod: ScsiMod, cmd: ScsiCmnd): void {
     cmd.inFlight = false;
     cmd.timer?.cancel();
     cmd.timer = null;
-    host.hostBusy--;
-    sdev.deviceBusy--;
-    sdev.inflight.delete(cmd);
-    tagsOf(cmd.device, cmd.hwq).put(cmd.tag);
+    release(mod, cmd, false);
     mod.kernel.loop.after(BUSY_REQUEUE_DELAY, () => scsiQueueCommand(mod, cmd));
   }
+}
+
+/**
+ * Gives back a command's tag and its place in host_busy/device_busy (scsi_device_unbusy), then
+ * lets the LU's waiting commands in and wakes the error handler if it waits for this. Idempotent.
+ */
+export function scsiReleaseCommand(mod: ScsiMod, cmd: ScsiCmnd): void {
+  release(mod, cmd, true);
+}
+
+function release(mod: ScsiMod, cmd: ScsiCmnd, runQueue: boolean): void {
+  if (!holding.has(cmd)) return;
+  holding.delete(cmd);
+  const sdev = cmd.device;
+  sdev.host.hostBusy--;
+  sdev.deviceBusy--;
+  sdev.inflight.delete(cmd);
+  tagsOf(sdev, cmd.hwq).put(cmd.tag);
+  if (scsiHostInRecovery(sdev.host)) scsiEhWakeup(mod, sdev.host);
+  if (runQueue) runDeviceQueue(mod, sdev);
+}
+
+/** scsi_run_queue for one LU: admits waiting commands while it can take them. */
+function runDeviceQueue(mod: ScsiMod, sdev: ScsiDevice): void {
+  const wl = waiting.get(sdev);
+  if (!wl || wl.length === 0) return;
+  // Admission happens in the block layer's own work (kblockd), not inside the completion.
+  mod.kernel.loop.after(0, () => {
+    while (wl.length > 0 && (admissible(sdev) || !sdevAdmitsIo(sdev))) dispatch(mod, wl.shift()!, true);
+  });
+}
+
+/** States in which dispatch decides at once (fails or delays) rather than waiting in the LU's queue. */
+function sdevAdmitsIo(sdev: ScsiDevice): boolean {
+  return sdev.state !== 'offline' && sdev.state !== 'transport-offline' && sdev.state !== 'deleted' && sdev.state !== 'blocked' && sdev.state !== 'created-blocked';
+}
+
+/** scsi_run_host_queues: after recovery, every LU's waiting commands go out. */
+export function scsiRunHostQueues(mod: ScsiMod, host: ScsiHost): void {
+  for (const sdev of host.devices) runDeviceQueue(mod, sdev);
+}
+
+/** Commands waiting in an LU's queue (not yet given to the LLD). */
+export function scsiWaitingCount(sdev: ScsiDevice): number {
+  return waiting.get(sdev)?.length ?? 0;
 }
 
 function armTimer(mod: ScsiMod, cmd: ScsiCmnd): void {
@@ -131,12 +214,38 @@ function scsiTimeout(mod: ScsiMod, cmd: ScsiCmnd): void {
   cmd.timer = null;
   if (!cmd.inFlight) return;
   cmd.device.iotmoCnt++;
+  if (mod.params.scsiLoggingLevel) logLines(mod, scsiLogCompletion(cmd, logContext(mod, cmd), 'TIMEOUT_ERROR', mod.params.scsiLoggingLevel));
   const answer = cmd.device.host.template.ehTimedOut?.(cmd) ?? 'done';
   if (answer === 'reset-timer') {
     armTimer(mod, cmd);
     return;
   }
-  eh.timedOut(mod, cmd);
+  // BLK_EH_DONE: the request is marked complete, so a late answer from the LLD is ignored.
+  cmd.inFlight = false;
+  ehTimedOut(mod, cmd);
+}
+
+/**
+ * Sends a command the error handler built (REQUEST SENSE, TEST UNIT READY, START UNIT) straight to
+ * the LLD on the failed command's tag, bypassing the queue; `done` runs on the LLD's scsi_done.
+ * Returns the LLD's queuecommand value.
+ */
+export function scsiEhQueue(cmd: ScsiCmnd, done: (cmd: ScsiCmnd) => void): number {
+  ehSubmitted.set(cmd, done);
+  cmd.inFlight = true;
+  const host = cmd.device.host;
+  const rtn = host.template.queuecommand(host, cmd);
+  if (rtn !== 0) {
+    cmd.inFlight = false;
+    ehSubmitted.delete(cmd);
+  }
+  return rtn;
+}
+
+/** Marks an EH command abandoned (its wait timed out): a late completion is dropped. */
+export function scsiEhAbandon(cmd: ScsiCmnd): void {
+  cmd.inFlight = false;
+  ehSubmitted.delete(cmd);
 }
 
 /**
@@ -146,34 +255,58 @@ function scsiTimeout(mod: ScsiMod, cmd: ScsiCmnd): void {
 export function scsiDone(mod: ScsiMod, cmd: ScsiCmnd): void {
   if (!cmd.inFlight) return;
   cmd.inFlight = false;
+  const ehDone = ehSubmitted.get(cmd);
+  if (ehDone) {
+    ehSubmitted.delete(cmd);
+    ehDone(cmd);
+    return;
+  }
   cmd.timer?.cancel();
   cmd.timer = null;
   const sdev = cmd.device;
-  sdev.host.hostBusy--;
-  sdev.deviceBusy--;
   sdev.iodoneCnt++;
-  sdev.inflight.delete(cmd);
-  tagsOf(sdev, cmd.hwq).put(cmd.tag);
   if (cmd.result !== 0) sdev.ioerrCnt++;
   const d = decideDisposition(cmd, (dev, sshdr) => reportSense(mod, dev, sshdr));
   cmd.result = d.result;
   cmd.ml = d.ml;
-  if (mod.params.scsiLoggingLevel) logLines(mod, scsiLogCompletion(cmd, logContext(mod, cmd), d.disposition, mod.params.scsiLoggingLevel));
-  switch (d.disposition) {
+  const disposition = d.disposition !== 'SUCCESS' && runtimeExceeded(mod, cmd) ? 'SUCCESS' : d.disposition;
+  if (mod.params.scsiLoggingLevel) logLines(mod, scsiLogCompletion(cmd, logContext(mod, cmd), disposition, mod.params.scsiLoggingLevel));
+  switch (disposition) {
     case 'SUCCESS':
+      scsiReleaseCommand(mod, cmd);
       finishCommand(cmd);
       return;
     case 'NEEDS_RETRY':
-      scsiQueueCommand(mod, cmd);
+      release(mod, cmd, false);
+      dispatch(mod, cmd, true);
       return;
     case 'ADD_TO_MLQUEUE':
+      scsiReleaseCommand(mod, cmd);
       mod.kernel.loop.after(BUSY_REQUEUE_DELAY, () => scsiQueueCommand(mod, cmd));
       return;
     case 'FAILED':
     case 'MAYBE_RETRY':
-      eh.failed(mod, cmd);
+      ehFailed(mod, cmd);
       return;
   }
+}
+
+/**
+ * scsi_cmd_runtime_exceeced: a command older than (allowed + 1) × its timeout is not retried or
+ * handed to the EH any more; it finishes with what it has.
+ */
+function runtimeExceeded(mod: ScsiMod, cmd: ScsiCmnd): boolean {
+  if (cmd.allowed === -1) return false;
+  const waitFor = (cmd.allowed + 1) * cmd.timeout;
+  if (cmd.jiffiesAtAlloc + waitFor >= mod.kernel.loop.now()) return false;
+  sdevPrintk(mod, KERN_ERR, cmd.device, sdevFormatHeader(cmd.device.diskName ?? undefined, cmd.tag) + `timing out command, waited ${Math.floor(waitFor / NS_PER_S)}s`);
+  return true;
+}
+
+/** scsi_finish_command for a command the mid-layer is done with: releases it, then completes it. */
+export function scsiFinishCommand(mod: ScsiMod, cmd: ScsiCmnd): void {
+  scsiReleaseCommand(mod, cmd);
+  finishCommand(cmd);
 }
 
 export function finishCommand(cmd: ScsiCmnd): void {

@@ -14,7 +14,10 @@ import type { ScsiDevice, ScsiTarget } from './scsi_device.ts';
 import { SDEV_STATES } from './scsi_device_state.ts';
 import type { SdevState } from './scsi_device_state.ts';
 import type { ScsiHost } from './scsi_host.ts';
-import { scsiDeviceSetState } from './scsi_lib.ts';
+import { scsiDeviceSetState, scsiHostInRecovery } from './scsi_lib.ts';
+
+/** CONFIG_HZ of the captured Debian kernel. */
+const HZ = 250;
 
 export const SCAN_WILD_CARD = -1;
 
@@ -132,9 +135,19 @@ export function hostAttrs(mod: ScsiMod, host: ScsiHost, scan: (t: ScanTriple) =>
       name: 'eh_deadline',
       mode: 0o644,
       show: () => (host.ehDeadline < 0 ? 'off\n' : `${host.ehDeadline}\n`),
-      // No transport strategy handler, but no host-reset handler either: always EINVAL for virtio.
-      store: () => {
+      // store_shost_eh_deadline: only a host with a host-reset handler has a deadline (never
+      // virtio: EINVAL); `off` or seconds (kstrtoul, at most UINT_MAX jiffies); EBUSY in recovery.
+      store: (text) => {
         if (!host.template.ehHostResetHandler) throw new Errno('EINVAL');
+        let deadline = -1;
+        if (!text.startsWith('off')) {
+          const m = /^(\d+)\n?$/.exec(text);
+          if (!m) throw new Errno('EINVAL');
+          deadline = Number(m[1]);
+          if (deadline * HZ > 0xffff_ffff) throw new Errno('EINVAL');
+        }
+        if (scsiHostInRecovery(host)) throw new Errno('EBUSY');
+        host.ehDeadline = deadline;
       },
     },
     { name: 'use_blk_mq', mode: 0o444, show: () => '1\n' },

@@ -25,7 +25,6 @@ interface Plan extends Omit<ReplayOptions, 'onPart'> {
   readonly skip?: string;
 }
 
-const ISSUE5 = 'issue 5: error handling';
 
 /** Every golden and how far it is replayed today. */
 const PLANS: Record<string, Plan> = {
@@ -39,8 +38,8 @@ const PLANS: Record<string, Plan> = {
     acceptWithWarning: /^vscsi: -device scsi-disk,drive=scsi0,scsi-id=0,lun=0: warning: 'scsi-disk' is deprecated, please use 'scsi-hd' or 'scsi-cd' instead$/,
   },
   hotplug_event: {},
-  eh_resets: { skipAfter: { snapshot: 'boot', reason: `${ISSUE5} (sg_reset TMFs, host_reset)` } },
-  eh_timeout_abort: { skipAfter: { snapshot: 'boot', reason: `${ISSUE5} (device timeout, QMP block_set_io_throttle)` } },
+  eh_resets: {},
+  eh_timeout_abort: {},
   error_injection: {},
   scsi_debug: { skip: 'not our LLD: scsi_debug (a second low-level driver, no virtio-scsi controller) is not simulated' },
 };

@@ -667,7 +667,12 @@ export class QemuScsiBus implements ScsiBus {
     if (req.cmd.buf[2]! > 2) return false;
     const { channel, id } = req.dev;
     const luns = [0];
-    for (const d of this.devices) if (d.channel === channel && d.id === id && d.lun !== 0 && d.realized) luns.push(d.lun);
+    // bus_add_child puts each new device at the head of the bus's children, so after LUN 0 the list
+    // runs newest first (the boot's -device options in reverse, a hot-plugged LU right after LUN 0).
+    for (let i = this.devices.length - 1; i >= 0; i--) {
+      const d = this.devices[i]!;
+      if (d.channel === channel && d.id === id && d.lun !== 0 && d.realized) luns.push(d.lun);
+    }
     const total = 8 + 8 * luns.length;
     const out = new Uint8Array(total);
     const listLen = total - 8;

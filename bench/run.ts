@@ -6,8 +6,10 @@
 //   iops        4 KiB random reads at queue depth 1 through the stack (/dev/sg0 SG_IO READ(10), and
 //               /dev/sda pread with O_DIRECT once sd is loaded), against a bare split-ring baseline
 //   scan        the initial scan of one target with many LUNs (scsi-cd without media, command-line built)
+//   hotplug     random 20-step plug/unplug/rescan cases per second (checked against the testkit's model,
+//               and unchecked), and device_add of one LUN into a host that already has --luns LUNs
 //
-// Options: --only boot,iops,scan   --runs N (boot, default 5)   --ops N (iops per round, default 20000)
+// Options: --only boot,iops,scan,hotplug   --runs N (boot, default 5)   --ops N (iops per round, default 20000)
 //          --rounds N (iops, median of N rounds, default 3)   --luns 1024,16384   --seed N
 
 import { parseArgs } from 'node:util';
@@ -19,10 +21,11 @@ import { SG_DXFER_FROM_DEV, SG_IO } from '../src/kernel/uapi/sg.ts';
 import type { SgIoHdrOut } from '../src/kernel/uapi/sg.ts';
 import { Rng } from '../src/sim/rng.ts';
 import { ringBaseline } from './ring_baseline.ts';
+import { benchHotplugCases, benchHotplugOneLun } from './hotplug.ts';
 
 const { values: opt } = parseArgs({
   options: {
-    only: { type: 'string', default: 'boot,iops,scan' },
+    only: { type: 'string', default: 'boot,iops,scan,hotplug' },
     runs: { type: 'string', default: '5' },
     ops: { type: 'string', default: '20000' },
     rounds: { type: 'string', default: '3' },
@@ -307,3 +310,11 @@ async function benchScan(luns: number): Promise<void> {
 if (only.has('boot')) await benchBoot();
 if (only.has('iops')) await benchIops();
 if (only.has('scan')) for (const n of opt.luns.split(',').map(Number)) await benchScan(n);
+if (only.has('hotplug')) {
+  emit({ ...(await benchHotplugCases({ seed: SEED, check: true })) });
+  emit({ ...(await benchHotplugCases({ seed: SEED, check: false })) });
+  for (const n of opt.luns.split(',').map(Number)) {
+    emit({ ...(await benchHotplugOneLun(n, 'new-target')) });
+    if (n < 16384) emit({ ...(await benchHotplugOneLun(n, 'same-target')) });
+  }
+}

@@ -73,6 +73,8 @@ export interface KernelServices {
   initModule(name: string, params: string): Promise<void>;
   deleteModule(name: string): Promise<void>;
   uname(): { sysname: string; nodename: string; release: string; version: string; machine: string };
+  /** request_module: the kernel asks modprobe for a module alias (`fs-iso9660`); errors are ignored. */
+  requestModule?(alias: string): Promise<void>;
 }
 
 interface OpenFile {
@@ -338,6 +340,8 @@ export class Vfs {
 
   async mount(source: string, target: string, fstype: string, flags: number, data: string | undefined, cred: Cred): Promise<void> {
     if (cred.uid !== 0) throw new Errno('EPERM');
+    // get_fs_type: an unknown type is asked for as the module alias "fs-<type>" once.
+    if (!this.#fstypes.has(fstype) && this.#svc.requestModule) await this.#svc.requestModule(`fs-${fstype}`).catch(() => undefined);
     const mount = this.#fstypes.get(fstype);
     if (!mount) throw new Errno('ENODEV');
     const dir = this.lookup(target, '/', cred);

@@ -235,6 +235,11 @@ export class Guest implements Kernel {
         while (this.scsi && this.scsi.pending.size > 0) await Promise.allSettled([...this.scsi.pending]);
       },
       deleteModule: (name) => this.unloadModule(name),
+      // The module aliases modprobe resolves for the kernel (modules.alias of the guest's kernel).
+      requestModule: async (alias) => {
+        const mod = ({ 'fs-iso9660': 'isofs' } as Record<string, string>)[alias];
+        if (mod && !this.#loaded.has(mod)) await this.loadModule(mod);
+      },
       uname: () => ({ sysname: 'Linux', nodename: '(none)', release: KERNEL_RELEASE, version: KERNEL_VERSION, machine: 'x86_64' }),
     });
     this.vfs.setDeviceOpener((kind, major, minor, flags) => this.devs.open(kind, major, minor, flags));

@@ -193,7 +193,8 @@ export function queryBlock(m: QemuMachine): BlockInfo[] {
         write_threshold: 0,
       };
     }
-    if (dev?.kind === 'scsi-cd') info.tray_open = dev.isTrayOpen();
+    // A tape drive's cartridge slot counts as a tray (ours; see hasTray in machine.ts).
+    if (dev?.kind === 'scsi-cd' || dev?.kind === 'scsi-tape') info.tray_open = dev.isTrayOpen();
     // blk_iostatus_is_enabled: the device enabled it, and an error policy can stop the VM.
     if (blk && m.iostatusIsEnabled(blk)) info['io-status'] = blk.ioStatus;
     out.push(info);

@@ -190,6 +190,24 @@ class SgDd {
     }
   }
 
+  /**
+   * skip= on the input / seek= on the output of a plain file or block device: lseek to the block,
+   * closing the file on failure (false) as sg_dd does; the verbose line is indented differently.
+   */
+  async #positionAt(fd: number, blocks: number, what: 'skip' | 'seek', name: string, vb: number): Promise<boolean> {
+    if (blocks <= 0) return true;
+    const offset = blocks * this.blkSz;
+    try {
+      await this.sys.lseek(fd, offset, 0);
+    } catch (e) {
+      await this.perror(`${ME}couldn't ${what} to required position on ${name}`, e);
+      await this.#closeQuiet(fd);
+      return false;
+    }
+    if (vb) await this.err(`${what === 'skip' ? '  ' : '   '}>> ${what}: lseek64 SEEK_SET, byte offset=0x${hex(offset)}\n`);
+    return true;
+  }
+
   /** perror(prefix). */
   async perror(prefix: string, e: unknown): Promise<void> {
     if (!isErrno(e)) throw e;
@@ -846,17 +864,7 @@ class SgDd {
       return { fd: -SG_LIB_FILE_ERROR, type };
     }
     if (vb) await this.err(`        open input, flags=0x${hex(flags)}\n`);
-    if (skip > 0) {
-      const offset = skip * this.blkSz;
-      try {
-        await this.sys.lseek(fd, offset, 0);
-      } catch (e) {
-        await this.perror(`${ME}couldn't skip to required position on ${inf}`, e);
-        await this.#closeQuiet(fd);
-        return { fd: -SG_LIB_FILE_ERROR, type };
-      }
-      if (vb) await this.err(`  >> skip: lseek64 SEEK_SET, byte offset=0x${hex(offset)}\n`);
-    }
+    if (!(await this.#positionAt(fd, skip, 'skip', inf, vb))) return { fd: -SG_LIB_FILE_ERROR, type };
     return { fd, type };
   }
 
@@ -912,17 +920,7 @@ class SgDd {
       return { fd: -SG_LIB_FILE_ERROR, type };
     }
     if (vb) await this.err(`        ${notFound ? 'create' : 'open'} output, flags=0x${hex(flags)}\n`);
-    if (seek > 0) {
-      const offset = seek * this.blkSz;
-      try {
-        await this.sys.lseek(fd, offset, 0);
-      } catch (e) {
-        await this.perror(`${ME}couldn't seek to required position on ${outf}`, e);
-        await this.#closeQuiet(fd);
-        return { fd: -SG_LIB_FILE_ERROR, type };
-      }
-      if (vb) await this.err(`   >> seek: lseek64 SEEK_SET, byte offset=0x${hex(offset)}\n`);
-    }
+    if (!(await this.#positionAt(fd, seek, 'seek', outf, vb))) return { fd: -SG_LIB_FILE_ERROR, type };
     return { fd, type };
   }
 

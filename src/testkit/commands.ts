@@ -179,33 +179,21 @@ export class ScanCommand extends ActionCommand {
   }
 }
 
-export class DeleteCommand extends ActionCommand {
+/** `echo 1 > …/delete` or `echo 1 > …/rescan` on one of the LUs the model knows. */
+export class LuAttrCommand extends ActionCommand {
+  readonly attr: 'delete' | 'rescan';
   readonly dev: number;
-  constructor(dev: number) {
+  constructor(attr: 'delete' | 'rescan', dev: number) {
     super();
+    this.attr = attr;
     this.dev = dev;
   }
   resolve(m: KitModel): Action | null {
     const d = pick(m.scsi.sdevs, this.dev);
-    return d ? { kind: 'delete', hctl: m.scsi.hctl(d) } : null;
+    return d ? { kind: this.attr, hctl: m.scsi.hctl(d) } : null;
   }
   describe(): string {
-    return `delete(lu#${this.dev})`;
-  }
-}
-
-export class RescanCommand extends ActionCommand {
-  readonly dev: number;
-  constructor(dev: number) {
-    super();
-    this.dev = dev;
-  }
-  resolve(m: KitModel): Action | null {
-    const d = pick(m.scsi.sdevs, this.dev);
-    return d ? { kind: 'rescan', hctl: m.scsi.hctl(d) } : null;
-  }
-  describe(): string {
-    return `rescan(lu#${this.dev})`;
+    return `${this.attr}(lu#${this.dev})`;
   }
 }
 
@@ -317,8 +305,8 @@ export function actionArbitraries(o: PlanOptions = {}): fc.Arbitrary<KitCommand>
     controller_add: hp.map((h) => new ControllerAddCommand(h)),
     controller_del: arbPick().map((c) => new ControllerDelCommand(c)),
     scan: fc.tuple(arbPick(), arbScanForm()).map(([h, f]) => new ScanCommand(h, f)),
-    delete: arbPick().map((d) => new DeleteCommand(d)),
-    rescan: arbPick().map((d) => new RescanCommand(d)),
+    delete: arbPick().map((d) => new LuAttrCommand('delete', d)),
+    rescan: arbPick().map((d) => new LuAttrCommand('rescan', d)),
     read: fc.tuple(arbPick(), arbSector()).map(([d, s]) => new ReadCommand(d, s)),
     write: fc.tuple(arbPick(), arbSector()).map(([d, s]) => new WriteCommand(d, s)),
   };

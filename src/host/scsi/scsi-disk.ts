@@ -110,7 +110,7 @@ type Emulated =
   | { kind: 'mode-sense' }
   | { kind: 'read-toc' }
   | { kind: 'reserve-release'; badBits: number }
-  | { kind: 'start-stop' }
+  | { kind: 'start-stop'; start: boolean; loej: boolean; powerCondition: number }
   | { kind: 'prevent-allow'; prevent: boolean }
   | { kind: 'read-capacity-10' }
   | { kind: 'request-sense' }
@@ -143,7 +143,7 @@ function parseEmulated(b: Uint8Array): Emulated {
     case OP.RELEASE_10:
       return { kind: 'reserve-release', badBits: b[1]! & 3 };
     case OP.START_STOP:
-      return { kind: 'start-stop' };
+      return { kind: 'start-stop', start: (b[4]! & 1) !== 0, loej: (b[4]! & 2) !== 0, powerCondition: b[4]! >> 4 };
     case OP.ALLOW_MEDIUM_REMOVAL:
       return { kind: 'prevent-allow', prevent: (b[4]! & 1) !== 0 };
     case OP.READ_CAPACITY_10:
@@ -323,6 +323,144 @@ function guessGeometry(blk: BlockBackend | undefined): { cyls: number; heads: nu
   return forSize();
 }
 
+// ---- removable medium: the tray / lock state machine, as data ----
+//
+// The tray state belongs to the device (QEMU keeps it in SCSIDiskState); whether a medium is inserted
+// belongs to the BlockBackend and is only an input here. Every change of the tray state, from the guest
+// (START STOP UNIT, PREVENT ALLOW MEDIUM REMOVAL, GESN polls, a reported UA) or from the host (the
+// BlockDevOps callbacks blockdev.c drives for eject / change / blockdev-open-tray / -close-tray, and a
+// cold reset), is one row of CD_TRAY_TABLE: the first row whose event matches and whose `when` fields
+// equal the current state decides the next state and the effects. The monitor commands are sequences
+// of the host events (see QemuMachine's do_open_tray), exactly as QEMU's blockdev.c composes them.
+
+/** The device's part of the removable-medium state. */
+export interface TrayState {
+  /** tray_open */
+  readonly open: boolean;
+  /** tray_locked: PREVENT MEDIUM REMOVAL is in force. */
+  readonly locked: boolean;
+  /** media_changed: once the 3A/00 UA is reported, a 28/00 UA follows. */
+  readonly mediaChanged: boolean;
+  /** media_event: GESN reports "new media" once. */
+  readonly mediaEvent: boolean;
+  /** eject_request: GESN reports "eject requested" once. */
+  readonly ejectRequest: boolean;
+}
+
+/** What a row may test: the state plus whether the BlockBackend holds a medium. */
+export type TrayGuard = Partial<TrayState & { readonly inserted: boolean }>;
+
+export type TrayEvent =
+  /** START STOP UNIT, LoEj=1 Start=0, power condition 0, on a removable device. */
+  | 'guest-eject'
+  /** START STOP UNIT, LoEj=1 Start=1, power condition 0, on a removable device. */
+  | 'guest-load'
+  /** PREVENT ALLOW MEDIUM REMOVAL with Prevent bit 0 set / clear. */
+  | 'guest-prevent'
+  | 'guest-allow'
+  /** Any command that needs the medium (TEST UNIT READY, READ, READ CAPACITY, …). */
+  | 'guest-medium-access'
+  /** GET EVENT STATUS NOTIFICATION, polled, media class requested. */
+  | 'guest-gesn-media'
+  /** The bus reported a UA to the guest (scsi_disk_unit_attention_reported). */
+  | 'ua-reported'
+  /** change_media_cb(load=false / true): the host opened the tray (medium out or kept) / closed it. */
+  | 'host-unload'
+  | 'host-load'
+  /** eject_request_cb(force=false / true): the host asked for the tray while the guest holds it locked. */
+  | 'host-eject-request'
+  | 'host-eject-request-force'
+  /** Cold reset (scsi_disk_reset). */
+  | 'reset';
+
+/** GESN media event codes (MMC-6 table 155). */
+export const GESN_MEDIA = { NO_CHANGE: 0, EJECT_REQUEST: 1, NEW_MEDIA: 2 } as const;
+export type GesnMediaEvent = (typeof GESN_MEDIA)[keyof typeof GESN_MEDIA];
+
+export interface TrayRow {
+  readonly on: TrayEvent;
+  /** Fields that must equal the current state; absent = any. */
+  readonly when: TrayGuard;
+  /** Fields the transition sets; absent = unchanged. */
+  readonly next: Partial<TrayState>;
+  /** The command fails with this sense and the state does not change. */
+  readonly fail?: ScsiSense;
+  /** A UA raised through scsi_device_set_ua (it replaces only a less important pending UA). */
+  readonly ua?: ScsiSense;
+  /** The media event code a GESN poll reports (its media status is trayMediaStatus()). */
+  readonly gesn?: GesnMediaEvent;
+  /** DEVICE_TRAY_MOVED with tray-open = this value. */
+  readonly trayMoved?: boolean;
+  /** Why (the behaviour this row keeps). */
+  readonly note: string;
+}
+
+export const CD_TRAY_TABLE: readonly TrayRow[] = [
+  // START STOP UNIT with LoEj
+  { on: 'guest-eject', when: { open: false, locked: true, inserted: true }, next: {}, fail: SENSE.ILLEGAL_REQ_REMOVAL_PREVENTED,
+    note: 'locked with a medium: 5/53/02, nothing moves' },
+  { on: 'guest-eject', when: { open: false, locked: true, inserted: false }, next: {}, fail: SENSE.NOT_READY_REMOVAL_PREVENTED,
+    note: 'locked and empty: 2/53/02, nothing moves' },
+  { on: 'guest-eject', when: { open: false }, next: { open: true }, trayMoved: true,
+    note: 'blk_eject opens the tray; no UA and no GESN event (the guest knows)' },
+  { on: 'guest-eject', when: { open: true }, next: {}, note: 'already open (the lock is not checked)' },
+  { on: 'guest-load', when: { open: true }, next: { open: false }, trayMoved: false,
+    note: 'closes the tray even while locked; no UA and no GESN event' },
+  { on: 'guest-load', when: { open: false }, next: {}, note: 'already closed' },
+  // PREVENT ALLOW MEDIUM REMOVAL: the lock is independent of the tray position
+  { on: 'guest-prevent', when: {}, next: { locked: true }, note: 'locks, open tray or not' },
+  { on: 'guest-allow', when: {}, next: { locked: false }, note: 'unlocks; a pending eject request stays for GESN' },
+  // the medium check every medium-bound command makes first
+  { on: 'guest-medium-access', when: { open: true }, next: {}, fail: SENSE.NO_MEDIUM, note: 'tray open: 2/3A/00' },
+  { on: 'guest-medium-access', when: { inserted: false }, next: {}, fail: SENSE.NO_MEDIUM, note: 'no medium: 2/3A/00' },
+  { on: 'guest-medium-access', when: {}, next: {}, note: 'medium readable' },
+  // GET EVENT STATUS NOTIFICATION, media class: a pending event is held back while the tray is open
+  { on: 'guest-gesn-media', when: { open: true }, next: {}, gesn: GESN_MEDIA.NO_CHANGE, note: 'tray open: events wait' },
+  { on: 'guest-gesn-media', when: { mediaEvent: true }, next: { mediaEvent: false }, gesn: GESN_MEDIA.NEW_MEDIA,
+    note: 'new media, reported once (before an eject request)' },
+  { on: 'guest-gesn-media', when: { ejectRequest: true }, next: { ejectRequest: false }, gesn: GESN_MEDIA.EJECT_REQUEST,
+    note: 'eject requested, reported once' },
+  { on: 'guest-gesn-media', when: {}, next: {}, gesn: GESN_MEDIA.NO_CHANGE, note: 'nothing pending' },
+  // the UA sequence of a medium change: 3A/00 first, then 28/00
+  { on: 'ua-reported', when: { mediaChanged: true }, next: { mediaChanged: false }, ua: SENSE.MEDIUM_CHANGED,
+    note: 'the reported UA was the 3A/00 (or one that displaced it): 28/00 follows' },
+  { on: 'ua-reported', when: {}, next: {}, note: 'no medium change pending' },
+  // change_media_cb: both directions raise 3A/00 and a GESN "new media"; the lock is left alone
+  { on: 'host-unload', when: { open: false }, next: { open: true, mediaChanged: false, mediaEvent: true, ejectRequest: false },
+    ua: SENSE.UNIT_ATTENTION_NO_MEDIUM, trayMoved: true, note: 'host opens the tray' },
+  { on: 'host-unload', when: { open: true }, next: { mediaChanged: false, mediaEvent: true, ejectRequest: false },
+    ua: SENSE.UNIT_ATTENTION_NO_MEDIUM, note: 'already open: state flags only, no DEVICE_TRAY_MOVED' },
+  { on: 'host-load', when: { open: true }, next: { open: false, mediaChanged: true, mediaEvent: true, ejectRequest: false },
+    ua: SENSE.UNIT_ATTENTION_NO_MEDIUM, trayMoved: false, note: 'host closes the tray: 3A/00 now, 28/00 once reported' },
+  { on: 'host-load', when: { open: false }, next: { mediaChanged: true, mediaEvent: true, ejectRequest: false },
+    ua: SENSE.UNIT_ATTENTION_NO_MEDIUM, note: 'already closed: state flags only, no DEVICE_TRAY_MOVED' },
+  // eject_request_cb
+  { on: 'host-eject-request', when: {}, next: { ejectRequest: true }, note: 'ask the guest (GESN eject request)' },
+  { on: 'host-eject-request-force', when: {}, next: { ejectRequest: true, locked: false }, note: 'ask, and drop the lock' },
+  // scsi_disk_reset (the 29/00 comes from purging the requests, before this row)
+  { on: 'reset', when: {}, next: { open: false, locked: false }, note: 'unlock and close; no DEVICE_TRAY_MOVED, pending events stay' },
+];
+
+/** The first row of CD_TRAY_TABLE that applies; the table is total, so one always does. */
+export function trayRow(s: TrayState, inserted: boolean, ev: TrayEvent): TrayRow {
+  const at: TrayState & { inserted: boolean } = { ...s, inserted };
+  const row = CD_TRAY_TABLE.find((r) => r.on === ev && Object.entries(r.when).every(([k, v]) => at[k as keyof typeof at] === v));
+  if (!row) throw new Error(`CD_TRAY_TABLE has no row for ${ev}`);
+  return row;
+}
+
+/** The state after `row` (a failing row changes nothing). */
+export function trayNext(s: TrayState, row: TrayRow): TrayState {
+  return row.fail ? s : { ...s, ...row.next };
+}
+
+/** GESN media status byte: 1 tray open, 2 medium present (tray closed), 0 neither. */
+export function trayMediaStatus(s: TrayState, inserted: boolean): number {
+  return s.open ? 1 : inserted ? 2 : 0;
+}
+
+export const TRAY_INITIAL: TrayState = { open: false, locked: false, mediaChanged: false, mediaEvent: false, ejectRequest: false };
+
 export class ScsiDisk extends ScsiDevice {
   readonly kind: ScsiDiskKind;
   readonly blk: BlockBackend | undefined;
@@ -351,11 +489,8 @@ export class ScsiDisk extends ScsiDevice {
   readonly rerror: BlockErrorPolicy | undefined;
   readonly werror: BlockErrorPolicy | undefined;
   maxLba = 0;
-  trayOpen = false;
-  trayLocked = false;
-  mediaChanged = false;
-  mediaEvent = false;
-  ejectRequest = false;
+  /** Tray, lock and pending medium events; changed only by #trayEvent (CD_TRAY_TABLE). */
+  #tray: TrayState = TRAY_INITIAL;
   hooks: ScsiDiskHooks;
   /** Scratch for emulated data-in replies (allocation lengths are capped at 65536). */
   readonly #out = new Uint8Array(65536);
@@ -411,9 +546,44 @@ export class ScsiDisk extends ScsiDevice {
 
   // ---- medium / tray (BlockDevOps) ----
 
+  get tray(): TrayState {
+    return this.#tray;
+  }
+  /** Writable for tests that set a state up directly; the device itself moves only through #trayEvent. */
+  get trayOpen(): boolean {
+    return this.#tray.open;
+  }
+  set trayOpen(open: boolean) {
+    this.#tray = { ...this.#tray, open };
+  }
+  get trayLocked(): boolean {
+    return this.#tray.locked;
+  }
+  set trayLocked(locked: boolean) {
+    this.#tray = { ...this.#tray, locked };
+  }
+  get mediaChanged(): boolean {
+    return this.#tray.mediaChanged;
+  }
+  get mediaEvent(): boolean {
+    return this.#tray.mediaEvent;
+  }
+  get ejectRequest(): boolean {
+    return this.#tray.ejectRequest;
+  }
+
+  /** Runs one tray event through CD_TRAY_TABLE and carries out the row's effects but `fail` and `gesn`. */
+  #trayEvent(ev: TrayEvent): TrayRow {
+    const row = trayRow(this.#tray, this.blk?.inserted ?? false, ev);
+    this.#tray = trayNext(this.#tray, row);
+    if (row.ua) this.setUa(row.ua);
+    if (row.trayMoved !== undefined) this.hooks.onTrayMoved?.(row.trayMoved);
+    return row;
+  }
+
   /** blk_is_available: a medium is inserted and the tray is closed. */
   get available(): boolean {
-    return (this.blk?.inserted ?? false) && !this.trayOpen;
+    return trayRow(this.#tray, this.blk?.inserted ?? false, 'guest-medium-access').fail === undefined;
   }
 
   #nbSectors(): number {
@@ -427,19 +597,12 @@ export class ScsiDisk extends ScsiDevice {
 
   /** scsi_cd_change_media_cb: the monitor loaded (true) or unloaded (false) the medium. */
   changeMediaCb(load: boolean): void {
-    this.mediaChanged = load;
-    const wasOpen = this.trayOpen;
-    this.trayOpen = !load;
-    this.setUa(SENSE.UNIT_ATTENTION_NO_MEDIUM);
-    this.mediaEvent = true;
-    this.ejectRequest = false;
-    if (wasOpen !== this.trayOpen) this.hooks.onTrayMoved?.(this.trayOpen);
+    this.#trayEvent(load ? 'host-load' : 'host-unload');
   }
 
   /** scsi_cd_eject_request_cb: the host asked to eject; `force` drops the guest's lock. */
   ejectRequestCb(force: boolean): void {
-    this.ejectRequest = true;
-    if (force) this.trayLocked = false;
+    this.#trayEvent(force ? 'host-eject-request-force' : 'host-eject-request');
   }
 
   isTrayOpen(): boolean {
@@ -450,18 +613,14 @@ export class ScsiDisk extends ScsiDevice {
   }
 
   override unitAttentionReported(): void {
-    if (this.mediaChanged) {
-      this.mediaChanged = false;
-      this.setUa(SENSE.MEDIUM_CHANGED);
-    }
+    this.#trayEvent('ua-reported');
   }
 
   /** scsi_disk_reset (cold reset). */
   override reset(): void {
     this.purgeRequests(SENSE.RESET, true);
     this.#computeMaxLba();
-    this.trayLocked = false;
-    this.trayOpen = false;
+    this.#trayEvent('reset');
     this.scsiVersion = this.defaultScsiVersion;
   }
 
@@ -493,8 +652,9 @@ export class ScsiDisk extends ScsiDevice {
     const b = req.cmd.buf;
     const bus = this.bus!;
     const t = bus.trace;
-    if (!NO_MEDIUM_CHECK.has(b[0]!) && !this.available) {
-      this.#checkCondition(req, SENSE.NO_MEDIUM);
+    const noMedium = NO_MEDIUM_CHECK.has(b[0]!) ? undefined : this.#trayEvent('guest-medium-access').fail;
+    if (noMedium) {
+      this.#checkCondition(req, noMedium);
       return 0;
     }
     const xfer = req.cmd.xfer;
@@ -520,10 +680,10 @@ export class ScsiDisk extends ScsiDevice {
         if (e.badBits) return this.#illegal(req);
         break;
       case 'start-stop':
-        if (this.#startStop(req) < 0) return 0;
+        if (this.#startStop(req, e) < 0) return 0;
         break;
       case 'prevent-allow':
-        this.trayLocked = e.prevent;
+        this.#trayEvent(e.prevent ? 'guest-prevent' : 'guest-allow');
         break;
       case 'read-capacity-10': {
         const nb = this.#nbSectors();
@@ -1106,20 +1266,13 @@ export class ScsiDisk extends ScsiDevice {
 
   // ---- START STOP UNIT ----
 
-  #startStop(req: ScsiReq): number {
-    const b4 = req.cmd.buf[4]!;
-    const start = (b4 & 1) !== 0;
-    const loej = (b4 & 2) !== 0;
-    if (b4 & 0xf0) return 0; // power condition: no eject/load
-    if (this.removable && loej) {
-      if (!start && !this.trayOpen && this.trayLocked) {
-        this.#checkCondition(req, this.blk?.inserted ? SENSE.ILLEGAL_REQ_REMOVAL_PREVENTED : SENSE.NOT_READY_REMOVAL_PREVENTED);
-        return -1;
-      }
-      if (this.trayOpen !== !start) {
-        this.trayOpen = !start;
-        this.hooks.onTrayMoved?.(this.trayOpen);
-      }
+  #startStop(req: ScsiReq, e: { start: boolean; loej: boolean; powerCondition: number }): number {
+    if (e.powerCondition) return 0; // only power condition 0 loads or ejects
+    if (!this.removable || !e.loej) return 0;
+    const row = this.#trayEvent(e.start ? 'guest-load' : 'guest-eject');
+    if (row.fail) {
+      this.#checkCondition(req, row.fail);
+      return -1;
     }
     return 0;
   }
@@ -1186,21 +1339,9 @@ export class ScsiDisk extends ScsiDevice {
     out[3] = 1 << 4; // supported event classes: media
     if (b[4]! & (1 << 4)) {
       out[2] = 4; // notification class: media
-      let status = 0;
-      if (this.trayOpen) status = 1; // tray open
-      else if (this.blk?.inserted) status = 2; // media present
-      let event = 0; // no change
-      if (status !== 1) {
-        if (this.mediaEvent) {
-          event = 2; // new media
-          this.mediaEvent = false;
-        } else if (this.ejectRequest) {
-          event = 1; // eject requested
-          this.ejectRequest = false;
-        }
-      }
-      out[4] = event;
-      out[5] = status;
+      const status = trayMediaStatus(this.#tray, this.blk?.inserted ?? false); // before the row consumes an event
+      out[4] = this.#trayEvent('guest-gesn-media').gesn ?? GESN_MEDIA.NO_CHANGE; // media event code
+      out[5] = status; // media status: tray open / media present
       size += 4;
     } else {
       out[2] = 0x80; // NEA: no event available
@@ -1237,8 +1378,9 @@ export class ScsiDisk extends ScsiDevice {
     }
     let size = -1;
     if (format !== 0xff) {
-      if (!this.available) {
-        this.#checkCondition(req, SENSE.NO_MEDIUM);
+      const noMedium = this.#trayEvent('guest-medium-access').fail;
+      if (noMedium) {
+        this.#checkCondition(req, noMedium);
         return -1;
       }
       if (this.#mediaIsCd()) {
@@ -1285,8 +1427,9 @@ export class ScsiDisk extends ScsiDevice {
   #dmaCommand(req: ScsiReq): number {
     const b = req.cmd.buf;
     const t = this.bus?.trace;
-    if (!this.available) {
-      this.#checkCondition(req, SENSE.NO_MEDIUM);
+    const noMedium = this.#trayEvent('guest-medium-access').fail;
+    if (noMedium) {
+      this.#checkCondition(req, noMedium);
       return 0;
     }
     const len = scsiDataCdbXfer(b);

@@ -85,6 +85,29 @@ export function hostFileProbe(fs: HostFs): FileProbe {
       }
       return { kind, size: Number(st.size), head, sgio: false };
     },
+    // The whole file, not just the probe's first sector: a blkdebug config file of more than 512
+    // bytes must be read in full (without this, -drive refused it as "Permission denied").
+    readText(path: string): string | undefined {
+      try {
+        if (!fs.statSync(path).isFile()) return undefined;
+        const fd = fs.openSync(path, 'r');
+        try {
+          const size = Number(fs.fstatSync(fd).size);
+          const buf = new Uint8Array(size);
+          let got = 0;
+          while (got < size) {
+            const n = fs.readSync(fd, buf, got, size - got, got);
+            if (n <= 0) break;
+            got += n;
+          }
+          return new TextDecoder().decode(buf.subarray(0, got));
+        } finally {
+          fs.closeSync(fd);
+        }
+      } catch {
+        return undefined;
+      }
+    },
   };
 }
 

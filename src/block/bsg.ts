@@ -12,6 +12,7 @@
 // sr register their disk's queue later), so the captures never show it.
 
 import { Errno } from '../kernel/errno.ts';
+import { Ida } from '../kernel/ida.ts';
 import type { FileOps } from '../kernel/fs.ts';
 import { KERN_ERR, KERN_INFO, KERN_WARNING } from '../kernel/kernel.ts';
 import type { Kernel } from '../kernel/kernel.ts';
@@ -62,6 +63,7 @@ export class Bsg {
   readonly kernel: Kernel;
   readonly major: number;
   readonly #byMinor = new Map<number, BsgDevice>();
+  readonly #minors = new Ida();
 
   private constructor(kernel: Kernel, major: number) {
     this.kernel = kernel;
@@ -83,9 +85,8 @@ export class Bsg {
 
   /** bsg_register_queue: the lowest free minor, a class device named `name` under `parent`; null when all minors are taken. */
   registerQueue(parent: Device, name: string, sgIoFn: BsgSgIoFn, queueMaxBytes: number): BsgDevice | null {
-    let minor = 0;
-    while (this.#byMinor.has(minor)) minor++;
-    if (minor >= BSG_MAX_DEVS) return null;
+    const minor = this.#minors.alloc(BSG_MAX_DEVS);
+    if (minor < 0) return null;
     const dev = new Device(name, parent);
     dev.cls = this.kernel.dm.cls('bsg');
     dev.devt = { kind: 'char', major: this.major, minor, devname: `bsg/${name}` };
@@ -110,7 +111,10 @@ export class Bsg {
   unregisterQueue(bd: BsgDevice): void {
     bd.dead = true;
     this.kernel.dm.del(bd.dev);
-    if (this.#byMinor.get(bd.minor) === bd) this.#byMinor.delete(bd.minor);
+    if (this.#byMinor.get(bd.minor) === bd) {
+      this.#byMinor.delete(bd.minor);
+      this.#minors.free(bd.minor);
+    }
   }
 
   /** The node registered under a minor (tests, tools). */

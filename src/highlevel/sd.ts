@@ -11,6 +11,7 @@
 
 import { scsiIoctl } from '../midlayer/scsi_ioctl.ts';
 import { Errno } from '../kernel/errno.ts';
+import { Ida } from '../kernel/ida.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import { KERN_DEBUG, KERN_ERR, KERN_INFO, KERN_NOTICE, KERN_WARNING } from '../kernel/kernel.ts';
 import { bdevInit } from '../block/bdev.ts';
@@ -199,7 +200,7 @@ export class SdDriver implements ScsiDriver {
   readonly asyncProbe = true;
   readonly #mod: ScsiMod;
   readonly #layer: BlockLayer;
-  readonly #indices = new Set<number>();
+  readonly #indices = new Ida();
   #lastModeSense: ExecuteResult | null = null;
 
   constructor(mod: ScsiMod) {
@@ -247,9 +248,7 @@ export class SdDriver implements ScsiDriver {
     const k = mod.kernel;
     // really_probe sets dev->driver before calling probe, so the probe's messages say `sd`.
     sdev.driver = { name: 'sd' };
-    let index = 0;
-    while (this.#indices.has(index)) index++;
-    this.#indices.add(index);
+    const index = this.#indices.alloc();
     const { major, minor } = sdDevt(index);
     const disk = this.#layer.allocDisk(sdFormatDiskName(index), major, minor, SD_MINORS, this.#fops());
     const dev = new Device(sdev.hctl, sdev.sdevGendev);
@@ -294,7 +293,7 @@ export class SdDriver implements ScsiDriver {
     this.#mod.kernel.dm.del(sdkp.dev);
     this.#layer.delGendisk(sdkp.disk);
     await this.shutdown(sdkp);
-    this.#indices.delete(sdkp.index);
+    this.#indices.free(sdkp.index);
     sdev.driverData = null;
     sdev.diskName = null;
   }

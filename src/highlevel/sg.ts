@@ -3,6 +3,7 @@
 // char node 21:N and the `generic` link, and serves SG_IO and the informational ioctls.
 
 import { Errno } from '../kernel/errno.ts';
+import { Ida } from '../kernel/ida.ts';
 import { KERN_NOTICE } from '../kernel/kernel.ts';
 import type { FileOps } from '../kernel/fs.ts';
 import * as uapi from '../kernel/uapi/sg.ts';
@@ -29,6 +30,7 @@ export class SgDriver implements ScsiInterface {
   readonly name = 'sg';
   readonly #mod: ScsiMod;
   readonly #byIndex = new Map<number, SgDevice>();
+  readonly #indexes = new Ida();
 
   constructor(mod: ScsiMod) {
     this.#mod = mod;
@@ -52,9 +54,8 @@ export class SgDriver implements ScsiInterface {
 
   /** sg_add_device */
   addDev(sdev: ScsiDevice): void {
-    let index = 0;
-    while (this.#byIndex.has(index)) index++;
-    if (index >= SG_MAX_DEVS) return;
+    const index = this.#indexes.alloc(SG_MAX_DEVS);
+    if (index < 0) return;
     const k = this.#mod.kernel;
     const dev = new Device(`sg${index}`, sdev.sdevGendev);
     dev.cls = k.dm.cls('scsi_generic');
@@ -75,6 +76,7 @@ export class SgDriver implements ScsiInterface {
     if (sdev.sdevGendev.dir) removeNode(sdev.sdevGendev.dir, 'generic');
     this.#mod.kernel.dm.del(sgd.dev);
     this.#byIndex.delete(sgd.index);
+    this.#indexes.free(sgd.index);
     sdev.interfaceData.delete('sg');
   }
 

@@ -12,6 +12,7 @@
 
 import { scsiIoctl } from '../midlayer/scsi_ioctl.ts';
 import { Errno } from '../kernel/errno.ts';
+import { Ida } from '../kernel/ida.ts';
 import { KERN_DEBUG, KERN_INFO } from '../kernel/kernel.ts';
 import { O_ACCMODE, O_NONBLOCK, O_RDONLY } from '../kernel/syscalls.ts';
 import * as u from '../kernel/uapi/cdrom.ts';
@@ -103,7 +104,7 @@ export class SrDriver implements ScsiDriver {
   readonly name = 'sr';
   readonly #mod: ScsiMod;
   readonly #layer: BlockLayer;
-  readonly #indices = new Set<number>();
+  readonly #indices = new Ida();
 
   constructor(mod: ScsiMod) {
     this.#mod = mod;
@@ -143,11 +144,9 @@ export class SrDriver implements ScsiDriver {
 
   async probe(sdev: ScsiDevice): Promise<'ok' | 'ENODEV'> {
     if (!this.match(sdev)) return 'ENODEV';
-    let index = 0;
-    while (this.#indices.has(index)) index++;
-    if (index >= SR_DISKS) return 'ENODEV';
+    const index = this.#indices.alloc(SR_DISKS);
+    if (index < 0) return 'ENODEV';
     sdev.driver = { name: 'sr' };
-    this.#indices.add(index);
     const fops = this.#fops();
     const disk = this.#layer.allocDisk(`sr${index}`, SCSI_CDROM_MAJOR, index, 1, fops);
     disk.flags = GENHD_FL_REMOVABLE | GENHD_FL_NO_PART;
@@ -185,7 +184,7 @@ export class SrDriver implements ScsiDriver {
     if (!cd) return;
     this.#layer.delGendisk(cd.disk);
     unregisterCdrom(this.#mod.kernel, cd.cdi);
-    this.#indices.delete(cd.index);
+    this.#indices.free(cd.index);
     sdev.driverData = null;
   }
 

@@ -165,8 +165,70 @@ function scsiDevices(tree: QdevTree): ScsiDeviceSpec[] {
   return tree.devices.filter((d): d is ScsiDeviceSpec => d.kind === 'scsi');
 }
 
-function controllers(tree: QdevTree): VirtioScsiPciSpec[] {
-  return tree.devices.filter((d): d is VirtioScsiPciSpec => d.kind === 'virtio-scsi-pci');
+/**
+ * Lookups over one `devices` array, so that adding a device to a tree with thousands costs the same
+ * as adding it to an empty one. Built on first use; when a device is appended (withDevice) the index
+ * moves to the new array and grows by that device, and the old array, should it be used again
+ * (a device_add whose realize failed keeps the old tree), builds a fresh one.
+ */
+interface QdevIndex {
+  /** The ids of the devices that have one. */
+  readonly ids: Set<string>;
+  /** The virtio-scsi controllers in creation order. */
+  readonly controllers: VirtioScsiPciSpec[];
+  /** SCSI devices per (bus, channel, scsi-id), in creation order. */
+  readonly byTarget: Map<string, ScsiDeviceSpec[]>;
+  /** The newest SCSI device at each (bus, channel, scsi-id, lun). */
+  readonly byAddr: Map<string, ScsiDeviceSpec>;
+}
+
+const qdevIndexes = new WeakMap<readonly DeviceSpec[], QdevIndex>();
+
+function scsiTargetKey(bus: string, channel: number, id: number): string {
+  return `${bus}\u0000${channel}:${id}`;
+}
+
+function indexAdd(x: QdevIndex, d: DeviceSpec): void {
+  if (d.id !== undefined) x.ids.add(d.id);
+  if (d.kind === 'virtio-scsi-pci') x.controllers.push(d);
+  else if (d.kind === 'scsi') {
+    const tk = scsiTargetKey(d.bus, d.channel, d.scsiId);
+    const onTarget = x.byTarget.get(tk);
+    if (onTarget) onTarget.push(d);
+    else x.byTarget.set(tk, [d]);
+    x.byAddr.set(`${tk}:${d.lun}`, d);
+  }
+}
+
+function qdevIndex(devices: readonly DeviceSpec[]): QdevIndex {
+  let x = qdevIndexes.get(devices);
+  if (!x) {
+    x = { ids: new Set(), controllers: [], byTarget: new Map(), byAddr: new Map() };
+    for (const d of devices) indexAdd(x, d);
+    qdevIndexes.set(devices, x);
+  }
+  return x;
+}
+
+/** `[...devices, d]`, taking the index of `devices` along when it has one. */
+function withDevice(devices: readonly DeviceSpec[], d: DeviceSpec): readonly DeviceSpec[] {
+  const next = [...devices, d];
+  const x = qdevIndexes.get(devices);
+  if (x) {
+    qdevIndexes.delete(devices);
+    indexAdd(x, d);
+    qdevIndexes.set(next, x);
+  }
+  return next;
+}
+
+function controllers(tree: QdevTree): readonly VirtioScsiPciSpec[] {
+  return qdevIndex(tree.devices).controllers;
+}
+
+/** The ids of the tree's devices (device_add's `Duplicate ID` check). Read-only. */
+export function qdevDeviceIds(tree: QdevTree): ReadonlySet<string> {
+  return qdevIndex(tree.devices).ids;
 }
 
 /** do_scsi_device_find(include_unrealized=false): exact LUN match first, else the first device on (channel, id). */
@@ -177,11 +239,13 @@ export function scsiDeviceFind(
   id: number,
   lun: number,
 ): ScsiDeviceSpec | undefined {
-  // Newest first, as QEMU walks bus children.
-  const onTarget = scsiDevices(tree)
-    .filter((d) => d.bus === bus && d.channel === channel && d.scsiId === id)
-    .reverse();
-  return onTarget.find((d) => d.lun === lun) ?? onTarget[0];
+  // Newest first, as QEMU walks bus children: the newest device at that LUN, else the newest on the target.
+  const x = qdevIndex(tree.devices);
+  const tk = scsiTargetKey(bus, channel, id);
+  const exact = x.byAddr.get(`${tk}:${lun}`);
+  if (exact) return exact;
+  const onTarget = x.byTarget.get(tk);
+  return onTarget?.[onTarget.length - 1];
 }
 
 interface BusInfo {
@@ -316,7 +380,7 @@ export function qdevDeviceAdd(tree: QdevTree, opts: QemuOpts): DeviceAddResult {
   if ('message' in bus) return fail(bus);
 
   const id = opts.id;
-  if (id !== undefined && tree.devices.some((d) => d.id === id)) return fail(qemuError(`Duplicate device ID '${id}'`));
+  if (id !== undefined && qdevIndex(tree.devices).ids.has(id)) return fail(qemuError(`Duplicate device ID '${id}'`));
 
   const set = setProperties(cls, props);
   if ('message' in set) return fail(set as QemuError);
@@ -353,7 +417,7 @@ function addPciDevice(
     const plugged = pciPlug(tree.pci, { name: driver, id, devfn, multifunction, vendorId: 0x1af4, deviceId: 0x1000 });
     if ('message' in plugged) return fail(plugged);
     const device: InertPciDeviceSpec = { kind: 'inert-pci', driver, id, slot: plugged.fn.slot, fn: plugged.fn.fn };
-    return { ok: true, tree: { ...tree, pci: plugged.bus, devices: [...tree.devices, device] }, device, warnings };
+    return { ok: true, tree: { ...tree, pci: plugged.bus, devices: withDevice(tree.devices, device) }, device, warnings };
   }
 
   // virtio_scsi_pci_realize → virtio_pci_realize → virtio_scsi_common_realize
@@ -408,7 +472,7 @@ function addPciDevice(
   };
   return {
     ok: true,
-    tree: { ...tree, pci: plugged.bus, devices: [...tree.devices, device], scsiAutoBusIds },
+    tree: { ...tree, pci: plugged.bus, devices: withDevice(tree.devices, device), scsiAutoBusIds },
     device,
     warnings,
   };
@@ -509,7 +573,7 @@ function addScsiDevice(
   };
   const driveOwner = new Map(tree.driveOwner);
   if (drive) driveOwner.set(drive.id, id ?? typename);
-  return { ok: true, tree: { ...tree, devices: [...tree.devices, device], driveOwner }, device, warnings };
+  return { ok: true, tree: { ...tree, devices: withDevice(tree.devices, device), driveOwner }, device, warnings };
 }
 
 /**

@@ -63,6 +63,8 @@ export class DirNode extends FsNode {
   sizeRule: DirSizeRule;
   /** Filesystem refuses create/unlink from userland (sysfs, proc). */
   readonly: boolean;
+  /** How many children are directories (st_nlink − 2), kept by add/remove so stat need not count. */
+  #subdirs = 0;
 
   constructor(name: string, mode: number, mtime: number, dev: number, sizeRule: DirSizeRule = 'tmpfs', readonly = false) {
     super(name, mode, mtime, dev);
@@ -72,6 +74,11 @@ export class DirNode extends FsNode {
 
   size(): number {
     return this.sizeRule === 'tmpfs' ? 40 + 20 * this.children.size : 0;
+  }
+
+  /** Number of children that are directories. */
+  get subdirCount(): number {
+    return this.#subdirs;
   }
 
   get(name: string): FsNode | undefined {
@@ -84,6 +91,7 @@ export class DirNode extends FsNode {
     node.parent = this;
     node.dev = this.dev;
     this.children.set(node.name, node);
+    if (node instanceof DirNode) this.#subdirs++;
     return node;
   }
 
@@ -91,6 +99,7 @@ export class DirNode extends FsNode {
     const n = this.children.get(name);
     if (n) {
       this.children.delete(name);
+      if (n instanceof DirNode) this.#subdirs--;
       n.parent = null;
     }
     return n;

@@ -318,7 +318,7 @@ export class Vfs {
       ino: node.ino,
       mode: typeBits(node) | (node.mode & 0o7777),
       nlink:
-        node.nlink ?? (node instanceof DirNode ? 2 + [...node.children.values()].filter((c) => c instanceof DirNode).length : 1),
+        node.nlink ?? (node instanceof DirNode ? 2 + node.subdirCount : 1),
       uid: node.uid,
       gid: node.gid,
       rdevMajor: dev?.major ?? 0,

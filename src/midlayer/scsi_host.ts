@@ -64,6 +64,8 @@ export class ScsiHost<P = unknown> {
   /** Targets by "channel:id", devices in __devices list order. */
   readonly targets = new Map<string, ScsiTarget>();
   readonly devices: ScsiDevice[] = [];
+  /** The same devices by "channel:id:lun" (each list in `devices` order), kept with `devices` (scsi_scan.ts). */
+  readonly devicesByAddr = new Map<string, ScsiDevice[]>();
   /** Serialises scans (scan_mutex). */
   scanLock: Promise<void> = Promise.resolve();
   asyncScan = false;

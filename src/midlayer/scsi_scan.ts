@@ -85,6 +85,10 @@ function allocSdev(mod: ScsiMod, t: ScsiTarget, lun: number): ScsiDevice {
   gendev.ueventVars = () => [['MODALIAS', `scsi:t-0x${(sdev.type & 0xff).toString(16).padStart(2, '0')}`]];
   t.devices.push(sdev);
   host.devices.push(sdev);
+  const ak = sdevAddrKey(sdev.channel, sdev.id, sdev.lun);
+  const same = host.devicesByAddr.get(ak);
+  if (same) same.push(sdev);
+  else host.devicesByAddr.set(ak, [sdev]);
   host.template.slaveAlloc?.(sdev);
   return sdev;
 }
@@ -94,11 +98,21 @@ function forgetSdev(sdev: ScsiDevice): void {
   t.devices.splice(t.devices.indexOf(sdev), 1);
   const hd = sdev.host.devices;
   hd.splice(hd.indexOf(sdev), 1);
+  const ak = sdevAddrKey(sdev.channel, sdev.id, sdev.lun);
+  const same = sdev.host.devicesByAddr.get(ak);
+  if (same) {
+    same.splice(same.indexOf(sdev), 1);
+    if (same.length === 0) sdev.host.devicesByAddr.delete(ak);
+  }
   sdev.host.template.slaveDestroy?.(sdev);
 }
 
+function sdevAddrKey(channel: number, id: number, lun: number): string {
+  return `${channel}:${id}:${lun}`;
+}
+
 export function findSdev(host: ScsiHost, channel: number, id: number, lun: number): ScsiDevice | undefined {
-  return host.devices.find((d) => d.channel === channel && d.id === id && d.lun === lun && d.state !== 'deleted');
+  return host.devicesByAddr.get(sdevAddrKey(channel, id, lun))?.find((d) => d.state !== 'deleted');
 }
 
 // ---- INQUIRY -------------------------------------------------------------------------------------

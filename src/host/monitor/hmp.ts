@@ -15,6 +15,7 @@
 
 import type { QemuMachine } from '../machine.ts';
 import type { DeviceSpec } from '../qdev-monitor.ts';
+import { qdevDeviceIds } from '../qdev-monitor.ts';
 import type { QemuOptsList, QemuWarning } from '../qemu-option.ts';
 import { qemuOptsParse, strtosz } from '../qemu-option.ts';
 import { qdevDeviceHelp, qdevPrintDevinfos } from '../qdev-properties.ts';
@@ -166,6 +167,21 @@ const PCI_CLASS_DESC: Readonly<Record<number, string>> = {
 const hex = (v: number, w: number): string => v.toString(16).padStart(w, '0');
 
 /** The human monitor over one machine. */
+/**
+ * The device ids in use, as the option parser's registry: reads through to the tree's own set (no
+ * copy of thousands of ids per device_add); the id the parse adds stays here.
+ */
+class IdsInUse extends Set<string> {
+  readonly #inUse: ReadonlySet<string>;
+  constructor(inUse: ReadonlySet<string>) {
+    super();
+    this.#inUse = inUse;
+  }
+  override has(id: string): boolean {
+    return this.#inUse.has(id) || super.has(id);
+  }
+}
+
 export class Monitor {
   readonly machine: QemuMachine;
   readonly qmpMonitor: QmpMonitor;
@@ -321,8 +337,7 @@ export class Monitor {
       case 'device_add': {
         const optstr = s.word();
         end();
-        const ids = new Set(m.tree.devices.map((d) => d.id).filter((x): x is string => x !== undefined));
-        const parsed = qemuOptsParse(DEVICE_LIST, optstr ?? '', new Map([['device', ids]]));
+        const parsed = qemuOptsParse(DEVICE_LIST, optstr ?? '', new Map([['device', new IdsInUse(qdevDeviceIds(m.tree))]]));
         warnLines(parsed.warnings);
         if (!parsed.ok) throw new ArgError([parsed.error.message, ...parsed.error.hints].join('\n'));
         const opts = parsed.opts;

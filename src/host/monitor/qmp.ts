@@ -10,6 +10,7 @@ import type { BlockIoThrottleArgs, QmpEvent, QemuMachine, MachineError, ScsiLu }
 import { BUCKETS } from '../block/throttle-groups.ts';
 import { formatFaultRule } from '../fault.ts';
 import type { QemuOpts } from '../qemu-option.ts';
+import { qdevDeviceIds } from '../qdev-monitor.ts';
 
 // ---- the JSON writer -------------------------------------------------------------------------------
 
@@ -368,7 +369,7 @@ export class QmpMonitor {
           throw new QmpError(args['driver'] === undefined ? "Parameter 'driver' is missing" : "Invalid parameter type for 'driver', expected: string");
         }
         const opts = optsFromDict('device', args);
-        if (opts.id !== undefined && m.tree.devices.some((d) => d.id === opts.id)) {
+        if (opts.id !== undefined && qdevDeviceIds(m.tree).has(opts.id)) {
           throw new QmpError(`Duplicate ID '${opts.id}' for device`);
         }
         const r = m.deviceAdd(opts);

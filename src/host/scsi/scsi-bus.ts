@@ -84,6 +84,22 @@ export interface BusFaultHook {
 /** Which SCSIReqOps a request runs (reqops_unit_attention, reqops_target_command, …). */
 export type ReqKind = 'unit-attention' | 'target' | 'invalid-opcode' | 'invalid-field' | 'device';
 
+const NO_DEVICES: readonly ScsiDevice[] = [];
+
+/** 0 ≤ x ≤ 0xffff, an integer: a part of an index key. */
+function keyPart(x: number): boolean {
+  return Number.isInteger(x) && x >= 0 && x <= 0xffff;
+}
+
+/** Index keys: channel, id and lun side by side, 16 bits each; −1 (matches nothing) when a part is out of range. */
+function targetKey(channel: number, id: number): number {
+  return keyPart(channel) && keyPart(id) ? channel * 0x1_0000 + id : -1;
+}
+function addrKey(channel: number, id: number, lun: number): number {
+  const t = targetKey(channel, id);
+  return t >= 0 && keyPart(lun) ? t * 0x1_0000 + lun : -1;
+}
+
 const EMPTY_SG: ScsiSgList = { size: 0, write: () => {}, read: () => {} };
 
 /** SCSIRequest. The device-private fields are used by the device that owns the request. */
@@ -241,6 +257,9 @@ export interface QemuScsiBusOptions {
 export class QemuScsiBus implements ScsiBus {
   readonly info: ScsiBusInfo;
   readonly devices: ScsiDevice[] = [];
+  /** Indexes over `devices` (kept by attach/detach): by (channel, id, lun), and per target in `devices` order. */
+  readonly #byAddr = new Map<number, ScsiDevice>();
+  readonly #byTarget = new Map<number, ScsiDevice[]>();
   unitAttention: ScsiSense = SENSE.NO_SENSE;
   trace: TraceSink | undefined;
   onChange: ((dev: ScsiDevice, sense: ScsiSense) => void) | undefined;
@@ -266,16 +285,8 @@ export class QemuScsiBus implements ScsiBus {
   // ---- addressing (scsi_bus_check_address, scsi_qdev_realize) ----
 
   #find(channel: number, id: number, lun: number, includeUnrealized: boolean): ScsiDevice | undefined {
-    let ret: ScsiDevice | undefined;
-    for (const d of this.devices) {
-      if (d.channel === channel && d.id === id) {
-        if (d.lun === lun) {
-          ret = d;
-          break;
-        }
-        ret ??= d;
-      }
-    }
+    // Exact LUN match first, else the first device on (channel, id) in `devices` order.
+    const ret = this.#byAddr.get(addrKey(channel, id, lun)) ?? this.#byTarget.get(targetKey(channel, id))?.[0];
     if (ret && !includeUnrealized && !ret.realized) return undefined;
     return ret;
   }
@@ -284,8 +295,13 @@ export class QemuScsiBus implements ScsiBus {
     return this.#find(channel, id, lun, false);
   }
 
+  /** The devices on (channel, id), in `devices` order (oldest first). */
+  #onTarget(channel: number, id: number): readonly ScsiDevice[] {
+    return this.#byTarget.get(targetKey(channel, id)) ?? NO_DEVICES;
+  }
+
   devicesOn(channel: number, id: number): ScsiDevice[] {
-    return this.devices.filter((d) => d.realized && d.channel === channel && d.id === id);
+    return this.#onTarget(channel, id).filter((d) => d.realized);
   }
 
   #isAddressFree(channel: number, id: number, lun: number): ScsiDevice | null {
@@ -329,6 +345,11 @@ export class QemuScsiBus implements ScsiBus {
     dev.lun = a.lun;
     dev.bus = this;
     this.devices.push(dev);
+    this.#byAddr.set(addrKey(dev.channel, dev.id, dev.lun), dev);
+    const tk = targetKey(dev.channel, dev.id);
+    const onTarget = this.#byTarget.get(tk);
+    if (onTarget) onTarget.push(dev);
+    else this.#byTarget.set(tk, [dev]);
     dev.realized = true;
     return null;
   }
@@ -348,6 +369,15 @@ export class QemuScsiBus implements ScsiBus {
     dev.purgeRequests(SENSE.NO_SENSE, false);
     dev.realized = false;
     this.devices.splice(i, 1);
+    const ak = addrKey(dev.channel, dev.id, dev.lun);
+    if (this.#byAddr.get(ak) === dev) this.#byAddr.delete(ak);
+    const tk = targetKey(dev.channel, dev.id);
+    const onTarget = this.#byTarget.get(tk);
+    if (onTarget) {
+      const j = onTarget.indexOf(dev);
+      if (j >= 0) onTarget.splice(j, 1);
+      if (onTarget.length === 0) this.#byTarget.delete(tk);
+    }
     dev.bus = null;
   }
 
@@ -669,9 +699,10 @@ export class QemuScsiBus implements ScsiBus {
     const luns = [0];
     // bus_add_child puts each new device at the head of the bus's children, so after LUN 0 the list
     // runs newest first (the boot's -device options in reverse, a hot-plugged LU right after LUN 0).
-    for (let i = this.devices.length - 1; i >= 0; i--) {
-      const d = this.devices[i]!;
-      if (d.channel === channel && d.id === id && d.lun !== 0 && d.realized) luns.push(d.lun);
+    const onTarget = this.#onTarget(channel, id);
+    for (let i = onTarget.length - 1; i >= 0; i--) {
+      const d = onTarget[i]!;
+      if (d.lun !== 0 && d.realized) luns.push(d.lun);
     }
     const total = 8 + 8 * luns.length;
     const out = new Uint8Array(total);

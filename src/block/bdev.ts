@@ -8,6 +8,11 @@
 //   covering the missing pages from there to the end of the read-ahead window (read_ahead_kb,
 //   128 KiB), clipped to the disk and stopping at the first page already cached. Linux grows its
 //   window (4 pages, then doubling); we always use the full window.
+// - A file marked POSIX_FADV_RANDOM (FMODE_RANDOM; libblkid does this) reads no further than asked:
+//   filemap_read hands out the cached pages from the read position, and at the first missing page
+//   page_cache_sync_ra → force_page_cache_ra reads the rest of the request (at most
+//   max(io_pages, ra_pages) pages, in 2 MiB chunks) through page_cache_ra_unbounded, which skips
+//   cached pages — so each run of missing pages becomes one request, in ascending order.
 // - Writes dirty pages (a partial page not in the cache is read first, without read-ahead) and are
 //   written back, contiguous dirty pages merged into one WRITE, on fsync, BLKFLSBUF and the last
 //   close. fsync also sends a FLUSH when the disk has a volatile write cache.
@@ -19,7 +24,7 @@
 import { ERRNO, Errno } from '../kernel/errno.ts';
 import type { FileOps } from '../kernel/fs.ts';
 import { KERN_ERR } from '../kernel/kernel.ts';
-import { O_ACCMODE, O_DIRECT, O_RDONLY } from '../kernel/syscalls.ts';
+import { O_ACCMODE, O_DIRECT, O_RDONLY, POSIX_FADV_NORMAL, POSIX_FADV_RANDOM, POSIX_FADV_SEQUENTIAL } from '../kernel/syscalls.ts';
 import { BLK_STS, REQ_IDLE, REQ_OP_CODE, REQ_SYNC, blkStatusToErrno, blockLayer } from './genhd.ts';
 import type { BlkStatus, BlockLayer, BlockPart, Gendisk, ReqOp } from './genhd.ts';
 import { SECTOR_SIZE, blkAddPartitions } from './partitions.ts';
@@ -159,6 +164,38 @@ async function getPage(layer: BlockLayer, disk: Gendisk, part: BlockPart | null,
   return st.pages.get(index)!;
 }
 
+/** FORCE_RA_CHUNK: force_page_cache_ra works through a request 2 MiB at a time. */
+const FORCE_RA_CHUNK = (2 * 1024 * 1024) / PAGE_SIZE;
+
+/**
+ * force_page_cache_ra for pages [index, end) of the disk: at most max(io_pages, ra_pages) pages,
+ * each run of missing pages one read (split where a request would outgrow max_sectors or the
+ * segment limit, one segment per page), runs in ascending order.
+ */
+async function forceReadahead(layer: BlockLayer, disk: Gendisk, part: BlockPart | null, index: number, end: number): Promise<void> {
+  const st = state(disk);
+  const lastPage = Math.ceil(disk.capacity / SECTORS_PER_PAGE) - 1;
+  const ioPages = Math.floor(disk.limits.maxSectors / SECTORS_PER_PAGE);
+  const raPages = Math.floor((disk.limits.readAheadKb * 1024) / PAGE_SIZE);
+  const stop = Math.min(end, index + Math.max(ioPages, raPages, 1), lastPage + 1);
+  const perReq = Math.max(1, Math.min(ioPages, disk.limits.maxSegments || Infinity));
+  for (let chunk = index; chunk < stop; chunk += FORCE_RA_CHUNK) {
+    const chunkEnd = Math.min(stop, chunk + FORCE_RA_CHUNK);
+    let i = chunk;
+    while (i < chunkEnd) {
+      if (st.pages.has(i)) {
+        i++;
+        continue;
+      }
+      let n = 1;
+      while (i + n < chunkEnd && n < perReq && !st.pages.has(i + n)) n++;
+      const status = await readPages(layer, disk, part, i, n, false);
+      if (status !== 'OK') return;
+      i += n;
+    }
+  }
+}
+
 /** Writes back dirty pages, contiguous runs merged into one WRITE each. */
 export async function syncBlockdev(layer: BlockLayer, disk: Gendisk): Promise<void> {
   const st = state(disk);
@@ -234,6 +271,8 @@ export async function openBdev(layer: BlockLayer, disk: Gendisk, part: BlockPart
   const size = (): number => (part ? part.nrSects : disk.capacity) * SECTOR_SIZE;
   const lbs = (): number => disk.limits.logicalBlockSize;
   let released = false;
+  /** FMODE_RANDOM, set by posix_fadvise(POSIX_FADV_RANDOM). */
+  let randomAccess = false;
 
   const read = async (pos: number, len: number): Promise<Uint8Array> => {
     const end = Math.min(pos + len, size());
@@ -246,11 +285,13 @@ export async function openBdev(layer: BlockLayer, disk: Gendisk, part: BlockPart
       return r.data;
     }
     const out = new Uint8Array(end - pos);
+    const endPage = Math.ceil((base + end) / PAGE_SIZE);
     let at = pos;
     while (at < end) {
       const abs = base + at;
       const idx = Math.floor(abs / PAGE_SIZE);
-      const page = await getPage(layer, disk, part, idx, true);
+      if (randomAccess && !st.pages.has(idx)) await forceReadahead(layer, disk, part, idx, endPage);
+      const page = randomAccess && st.pages.has(idx) ? st.pages.get(idx)! : await getPage(layer, disk, part, idx, !randomAccess);
       const off = abs % PAGE_SIZE;
       const n = Math.min(PAGE_SIZE - off, end - at);
       out.set(page.subarray(off, off + n), at - pos);
@@ -367,6 +408,11 @@ export async function openBdev(layer: BlockLayer, disk: Gendisk, part: BlockPart
     read,
     write,
     ioctl,
+    // generic_fadvise: RANDOM sets FMODE_RANDOM, NORMAL and SEQUENTIAL clear it.
+    fadvise: (advice: number) => {
+      if (advice === POSIX_FADV_RANDOM) randomAccess = true;
+      else if (advice === POSIX_FADV_NORMAL || advice === POSIX_FADV_SEQUENTIAL) randomAccess = false;
+    },
     size,
     fsync: async () => {
       await syncBlockdev(layer, disk);

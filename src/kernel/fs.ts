@@ -17,6 +17,8 @@ export interface FileOps {
   write?(pos: number, data: Uint8Array): number | Promise<number>;
   ioctl?(request: number, arg: unknown): unknown;
   fsync?(): void | Promise<void>;
+  /** posix_fadvise's advice for the open file (generic_fadvise when absent: accepted, no effect). */
+  fadvise?(advice: number): void;
   release?(): void | Promise<void>;
   /** Current size, for SEEK_END and fstat of device files. */
   size?(): number;

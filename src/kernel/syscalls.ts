@@ -25,6 +25,16 @@ export const O_DIRECT = 0o40000;
 export const O_DIRECTORY = 0o200000;
 export const O_SYNC = 0o4010000;
 
+/** posix_fadvise advice values (include/uapi/linux/fadvise.h). */
+export const POSIX_FADV_NORMAL = 0;
+export const POSIX_FADV_RANDOM = 1;
+export const POSIX_FADV_SEQUENTIAL = 2;
+const POSIX_FADV_WILLNEED = 3;
+const POSIX_FADV_DONTNEED = 4;
+const POSIX_FADV_NOREUSE = 5;
+/** The advice values fadvise64 accepts (anything else is EINVAL). */
+export const POSIX_FADV_VALID: ReadonlySet<number> = new Set([POSIX_FADV_NORMAL, POSIX_FADV_RANDOM, POSIX_FADV_SEQUENTIAL, POSIX_FADV_WILLNEED, POSIX_FADV_DONTNEED, POSIX_FADV_NOREUSE]);
+
 export interface Stat {
   readonly dev: number;
   readonly ino: number;
@@ -76,6 +86,8 @@ export interface Syscalls {
   sync?(): Promise<void>;
   /** ioctl with a typed argument object (SG_IO's sg_io_hdr, BLKGETSIZE64, MTIOCTOP …); returns the result object. */
   ioctl(fd: number, request: number, arg?: unknown): Promise<unknown>;
+  /** fadvise64(2) (optional: fakes may leave it out; callers ignore its failure as libblkid does). */
+  fadvise?(fd: number, offset: number, len: number, advice: number): Promise<void>;
   mkdir(path: string, mode?: number): Promise<void>;
   unlink(path: string): Promise<void>;
   rmdir(path: string): Promise<void>;

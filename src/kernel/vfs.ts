@@ -11,6 +11,7 @@ import { Errno } from './errno.ts';
 import { DevNode, DirNode, FileNode, FsNode, LinkNode, pathOf } from './fs.ts';
 import type { FileOps } from './fs.ts';
 import type { Cred, Dirent, Stat, Syscalls } from './syscalls.ts';
+import { POSIX_FADV_VALID } from './syscalls.ts';
 import {
   O_ACCMODE,
   O_APPEND,
@@ -437,6 +438,11 @@ class SyscallView implements Syscalls {
     const f = this.#vfs.file(fd);
     if (!f.ops.ioctl) throw new Errno('ENOTTY');
     return await f.ops.ioctl(request, arg);
+  }
+  async fadvise(fd: number, offset: number, len: number, advice: number): Promise<void> {
+    const f = this.#vfs.file(fd);
+    if (offset < 0 || len < 0 || !POSIX_FADV_VALID.has(advice)) throw new Errno('EINVAL');
+    f.ops.fadvise?.(advice);
   }
   async mkdir(path: string, mode = 0o777): Promise<void> {
     const { dir, name } = this.#vfs.lookupParent(path, this.#cwd(), this.#cred);

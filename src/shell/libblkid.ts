@@ -10,7 +10,7 @@
 // gets depends on its flags, as with blkid_probe_set_superblocks_flags: the `blkid` cache path asks
 // LABEL|UUID|TYPE, `blkid -p` and udev add USAGE|VERSION.
 
-import { O_NONBLOCK, O_RDONLY, S_IFBLK, S_IFMT } from '../kernel/syscalls.ts';
+import { O_NONBLOCK, O_RDONLY, POSIX_FADV_RANDOM, S_IFBLK, S_IFMT } from '../kernel/syscalls.ts';
 import type { Syscalls } from '../kernel/syscalls.ts';
 
 /** Reads `length` bytes at `offset` (short at the end of the device). */
@@ -44,6 +44,8 @@ export interface BlkidProbeOptions {
   readonly sectorSize?: number;
   /** A CD-ROM drive (BLKID_FL_CDROM_DEV): the RAID probers' end-of-device offsets are skipped. */
   readonly cdrom?: boolean;
+  /** udev's `blkid --noraid`: RAID probers filtered out (blkid_probe_filter_superblocks_usage). */
+  readonly noraid?: boolean;
   readonly flags: number;
 }
 
@@ -199,18 +201,17 @@ export function blkidSafeString(value: string): string {
   return new TextDecoder().decode(Uint8Array.from(out));
 }
 
-// ---- superblocks: linux_raid -------------------------------------------------------------------
+// ---- superblocks: RAID and other probers without a magic ------------------------------------------
 
 /** linux_raid.c: the md 0.90 superblock near the end, then v1.0 (end), v1.1 (start) and v1.2 (4 KiB). */
 async function probeLinuxRaid(pr: Prober): Promise<boolean> {
   const size = pr.opts.size;
-  if (size < MD_RESERVED_BYTES || pr.opts.cdrom) return false;
-  const candidates: { off: number; len: number }[] = [
-    { off: (size & ~(MD_RESERVED_BYTES - 1)) - MD_RESERVED_BYTES, len: 4096 },
-    { off: (size & ~0xfff) - 0x2000, len: 256 },
-    { off: 0, len: 256 },
-    { off: 0x1000, len: 256 },
-  ];
+  if (size < MD_RESERVED_BYTES) return false;
+  const candidates: { off: number; len: number }[] = [];
+  if (size > MD_RESERVED_BYTES) {
+    candidates.push({ off: (size & ~(MD_RESERVED_BYTES - 1)) - MD_RESERVED_BYTES, len: 4096 }, { off: (size & ~0xfff) - 0x2000, len: 256 });
+  }
+  candidates.push({ off: 0, len: 256 }, { off: 0x1000, len: 256 });
   for (const c of candidates) {
     const b = await pr.get(c.off, c.len);
     if (!b) continue;
@@ -220,6 +221,66 @@ async function probeLinuxRaid(pr: Prober): Promise<boolean> {
   }
   return false;
 }
+
+/**
+ * A prober whose function reads fixed places whatever it finds there (nothing is decoded): each
+ * entry is [offset, length], offsets < 0 counting from the end of the device; a read past either
+ * end stops the prober, as a NULL from blkid_probe_get_buffer does. `minSize` is the prober's own
+ * early size check.
+ */
+function readsOnly(minSize: number, places: (size: number) => [number, number][]): (pr: Prober) => Promise<boolean> {
+  return async (pr) => {
+    if (pr.opts.size < minSize) return false;
+    for (const [off, len] of places(pr.opts.size)) {
+      if (off < 0 || !(await pr.get(off, len))) return false;
+    }
+    return false;
+  };
+}
+
+const SEC = 0x200;
+/** Offsets, in 512-byte sectors from the end, where promise_raid.c looks for its metadata. */
+const PDC_SECTORS = [63, 255, 256, 16, 399, 591, 675, 735, 911, 974, 991, 951, 3087];
+/** luks.c LUKS2_HDR2_OFFSETS: where a secondary LUKS2 header may be. */
+const LUKS2_HDR2_OFFSETS = [0x4000, 0x8000, 0x10000, 0x20000, 0x40000, 0x80000, 0x100000, 0x200000, 0x400000];
+const ZFS_LABEL = 256 * 1024;
+
+/** ddf_raid.c: anchor headers 1 and 257 sectors from the end. */
+const probeDdf = readsOnly(0x30000, (sz) => [1, 257].map((n): [number, number] => [(Math.floor(sz / SEC) - n) * SEC, 512]));
+/** isw, nvidia: 2 sectors from the end; lsi, via, silicon, adaptec, jmicron: the last sector. */
+const lastSectors = (n: number, len: number) => readsOnly(0x10000, (sz) => [[(Math.floor(sz / SEC) - n) * SEC, len]]);
+/** promise_raid.c: whole disks only, one metadata block at each of PDC_SECTORS from the end. */
+const probePromise = readsOnly(0x40000, (sz) => PDC_SECTORS.map((n): [number, number] => [(Math.floor(sz / SEC) - n) * SEC, 512]));
+/** drbd.c: v0.8 then v9 metadata 4 KiB from the end. */
+const probeDrbd = readsOnly(0x10000, (sz) => [
+  [sz - 4096, 512],
+  [sz - 4096, 512],
+]);
+/** luks.c: the primary header, then each secondary LUKS2 offset. */
+const probeLuks = readsOnly(0, () => [[0, 4096], ...LUKS2_HDR2_OFFSETS.map((o): [number, number] => [o, 4096])]);
+/** xfs.c probe_xfs_log: the first 256 KiB, scanned for log records. */
+const probeXfsLog = readsOnly(0, () => [[0, 256 * 1024]]);
+/** zfs.c: the four 256 KiB vdev labels, two at the start and two at the (label-aligned) end. */
+const probeZfs = readsOnly(0, (sz) => {
+  const align = sz % ZFS_LABEL;
+  return [
+    [0, ZFS_LABEL],
+    [ZFS_LABEL, ZFS_LABEL],
+    [sz - 2 * ZFS_LABEL - align, ZFS_LABEL],
+    [sz - ZFS_LABEL - align, ZFS_LABEL],
+  ];
+});
+/** ufs.c: a superblock at 0, 8, 64 and 256 KiB. */
+const probeUfs = readsOnly(0, () => [0, 8, 64, 256].map((kb): [number, number] => [kb * 1024, 1376]));
+/** sysv.c: blocks 0, 9, 15 and 18 (1 KiB), each superblock in the block's second half. */
+const probeSysv = readsOnly(0, () => [0, 9, 15, 18].map((b): [number, number] => [b * 1024 + 512, 512]));
+/** nilfs.c: the primary superblock at 1 KiB, the backup 8 sectors from the end. */
+const probeNilfs = readsOnly(0, (sz) => [
+  [0x400, 1024],
+  [(Math.floor(sz / SEC) - 8) * SEC, 1024],
+]);
+/** ext.c: every ext flavour and jbd read the superblock at 1 KiB. */
+const probeExt = readsOnly(0, () => [[0x400, 0x200]]);
 
 // ---- superblocks: iso9660 ------------------------------------------------------------------------
 
@@ -330,11 +391,125 @@ async function probeIso9660(pr: Prober): Promise<boolean> {
   return true;
 }
 
-/** idinfos in libblkid's order (reduced): name, usage, probe. */
-const SUPERBLOCKS: readonly { name: string; usage: string; probe: (pr: Prober) => Promise<boolean> }[] = [
+type Usage = 'raid' | 'other' | 'crypto' | 'filesystem';
+interface SbProber {
+  readonly name: string;
+  readonly usage: Usage;
+  /** idinfo .minsz: skipped on a smaller device. */
+  readonly minsz?: number;
+  /**
+   * Where blkid_probe_get_idmag reads its 1 KiB magic buffers: (kboff + (sboff >> 10)) KiB for each
+   * .magics entry, in order (zoned-only magics left out). Absent: no magic, the prober always runs.
+   */
+  readonly magicKb?: readonly number[];
+  /** The probe function as far as modelled; for a prober with magics it runs only on a match. */
+  readonly probe?: (pr: Prober) => Promise<boolean>;
+  /** The magic bytes at (offset within the 1 KiB buffer) for the magics that are checked here. */
+  readonly match?: (buf: Uint8Array, i: number) => boolean;
+}
+
+const isoMagic = (buf: Uint8Array): boolean => cString(buf.subarray(1, 6)) === 'CD001' || cString(buf.subarray(9, 14)) === 'CDROM';
+
+/**
+ * superblocks.c idinfos[] of util-linux 2.38.1, in order, with the 1 KiB magic buffers each reads
+ * (kboff + sboff/1024 from each prober's .magics) and its minsz. Only linux_raid (not decoded) and
+ * iso9660 look at what they read; every other prober only makes libblkid's reads.
+ */
+const SUPERBLOCKS: readonly SbProber[] = [
   { name: 'linux_raid_member', usage: 'raid', probe: probeLinuxRaid },
-  { name: 'iso9660', usage: 'filesystem', probe: probeIso9660 },
+  { name: 'ddf_raid_member', usage: 'raid', probe: probeDdf },
+  { name: 'isw_raid_member', usage: 'raid', probe: lastSectors(2, 512) },
+  { name: 'lsi_mega_raid_member', usage: 'raid', probe: lastSectors(1, 512) },
+  { name: 'via_raid_member', usage: 'raid', probe: lastSectors(1, 512) },
+  { name: 'silicon_medley_raid_member', usage: 'raid', probe: lastSectors(1, 512) },
+  { name: 'nvidia_raid_member', usage: 'raid', probe: lastSectors(2, 512) },
+  { name: 'promise_fasttrack_raid_member', usage: 'raid', probe: probePromise },
+  { name: 'hpt45x_raid_member', usage: 'raid', probe: lastSectors(11, 512) },
+  { name: 'hpt37x_raid_member', usage: 'raid', magicKb: [4, 4] },
+  { name: 'adaptec_raid_member', usage: 'raid', probe: lastSectors(1, 512) },
+  { name: 'jmicron_raid_member', usage: 'raid', probe: lastSectors(1, 512) },
+  { name: 'bcache', usage: 'other', minsz: 8192, magicKb: [4] },
+  { name: 'ceph_bluestore', usage: 'other', magicKb: [0] },
+  { name: 'drbd', usage: 'raid', probe: probeDrbd },
+  { name: 'drbdmanage_control_volume', usage: 'other', minsz: 64 * 1024, magicKb: [0] },
+  { name: 'drbdproxy_datalog', usage: 'filesystem', minsz: 16 * 1024, magicKb: [0] },
+  { name: 'LVM2_member', usage: 'raid', magicKb: [0, 0, 1, 1] },
+  { name: 'LVM1_member', usage: 'raid', magicKb: [0] },
+  { name: 'DM_snapshot_cow', usage: 'other', magicKb: [0] },
+  { name: 'DM_verity_hash', usage: 'crypto', magicKb: [0] },
+  { name: 'DM_integrity', usage: 'crypto', magicKb: [0] },
+  { name: 'crypto_LUKS', usage: 'crypto', probe: probeLuks },
+  { name: 'VMFS_volume_member', usage: 'raid', magicKb: [1024] },
+  { name: 'ubi', usage: 'raid', magicKb: [0] },
+  { name: 'vdo', usage: 'other', magicKb: [0] },
+  { name: 'stratis', usage: 'raid', minsz: 16 * SEC, magicKb: [0, 4] },
+  { name: 'BitLocker', usage: 'crypto', magicKb: [0, 0, 0] },
+  { name: 'vfat', usage: 'filesystem', magicKb: [0] },
+  { name: 'swsuspend', usage: 'other', minsz: 10 * 4096, magicKb: [3, 7, 15, 31, 63] },
+  { name: 'swap', usage: 'other', minsz: 10 * 4096, magicKb: [3, 7, 15, 31, 63] },
+  { name: 'xfs', usage: 'filesystem', magicKb: [0] },
+  { name: 'xfs_external_log', usage: 'other', minsz: 10 * 1024 * 1024, probe: probeXfsLog },
+  { name: 'exfs', usage: 'filesystem', magicKb: [0] },
+  { name: 'ext4dev', usage: 'filesystem', probe: probeExt },
+  { name: 'ext4', usage: 'filesystem', probe: probeExt },
+  { name: 'ext3', usage: 'filesystem', probe: probeExt },
+  { name: 'ext2', usage: 'filesystem', probe: probeExt },
+  { name: 'jbd', usage: 'other', probe: probeExt },
+  { name: 'reiserfs', usage: 'filesystem', minsz: 128 * 1024, magicKb: [8, 8, 64, 64, 8] },
+  { name: 'reiser4', usage: 'filesystem', minsz: 128 * 1024, magicKb: [64] },
+  { name: 'jfs', usage: 'filesystem', minsz: 16 * 1024 * 1024, magicKb: [32] },
+  { name: 'udf', usage: 'filesystem', magicKb: [32, 32, 32, 32, 32, 32, 32] },
+  { name: 'iso9660', usage: 'filesystem', magicKb: [32, 32], match: isoMagic, probe: probeIso9660 },
+  { name: 'zfs_member', usage: 'filesystem', minsz: 64 * 1024 * 1024, probe: probeZfs },
+  { name: 'hfsplus', usage: 'filesystem', magicKb: [1, 1, 1] },
+  { name: 'hfs', usage: 'filesystem', magicKb: [1] },
+  { name: 'ufs', usage: 'filesystem', probe: probeUfs },
+  { name: 'hpfs', usage: 'filesystem', magicKb: [8] },
+  { name: 'sysv', usage: 'filesystem', probe: probeSysv },
+  { name: 'xenix', usage: 'filesystem', magicKb: [2, 2] },
+  { name: 'ntfs', usage: 'filesystem', magicKb: [0] },
+  { name: 'ReFS', usage: 'filesystem', magicKb: [0] },
+  { name: 'cramfs', usage: 'filesystem', magicKb: [0, 0] },
+  { name: 'romfs', usage: 'filesystem', magicKb: [0] },
+  { name: 'minix', usage: 'filesystem', magicKb: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1] },
+  { name: 'gfs', usage: 'filesystem', minsz: 32 * 1024 * 1024, magicKb: [64] },
+  { name: 'gfs2', usage: 'filesystem', minsz: 32 * 1024 * 1024, magicKb: [64] },
+  { name: 'ocfs', usage: 'filesystem', minsz: 14000 * 1024, magicKb: [8] },
+  { name: 'ocfs2', usage: 'filesystem', minsz: 14000 * 1024, magicKb: [1, 2, 4, 8] },
+  { name: 'oracleasm', usage: 'filesystem', magicKb: [0] },
+  { name: 'vxfs', usage: 'filesystem', magicKb: [1, 8] },
+  { name: 'squashfs', usage: 'filesystem', magicKb: [0] },
+  { name: 'squashfs3', usage: 'filesystem', magicKb: [0, 0] },
+  { name: 'nss', usage: 'filesystem', magicKb: [4] },
+  { name: 'btrfs', usage: 'filesystem', minsz: 1024 * 1024, magicKb: [64, 0] },
+  { name: 'ubifs', usage: 'filesystem', magicKb: [0] },
+  { name: 'bfs', usage: 'filesystem', magicKb: [0] },
+  { name: 'VMFS', usage: 'filesystem', magicKb: [2048] },
+  { name: 'befs', usage: 'filesystem', minsz: 1024 * 1440, magicKb: [0, 0, 0, 0] },
+  { name: 'nilfs2', usage: 'filesystem', minsz: 1024 * 1024, probe: probeNilfs },
+  { name: 'exfat', usage: 'filesystem', magicKb: [0] },
+  { name: 'f2fs', usage: 'filesystem', magicKb: [1] },
+  { name: 'mpool', usage: 'filesystem', magicKb: [0] },
+  { name: 'apfs', usage: 'filesystem', magicKb: [0] },
+  { name: 'zonefs', usage: 'filesystem', magicKb: [0] },
+  { name: 'erofs', usage: 'filesystem', magicKb: [1] },
 ];
+
+/** superblocks_probe for one idinfo: the size, CD-ROM and floppy filters, the magics, the function. */
+async function runSuperblock(pr: Prober, sb: SbProber): Promise<boolean> {
+  if (sb.minsz !== undefined && sb.minsz > pr.opts.size) return false;
+  if ((sb.usage === 'raid' || sb.usage === 'other') && pr.opts.cdrom) return false;
+  if (sb.usage === 'raid' && (pr.opts.size <= 1440 * 1024 || pr.opts.noraid)) return false;
+  if (sb.magicKb) {
+    let matched = false;
+    for (let i = 0; i < sb.magicKb.length && !matched; i++) {
+      const buf = await pr.get(sb.magicKb[i]! * 1024, 1024);
+      if (buf && sb.match?.(buf, i)) matched = true;
+    }
+    if (!matched) return false;
+  }
+  return sb.probe ? sb.probe(pr) : false;
+}
 
 // ---- partition tables ----------------------------------------------------------------------------
 
@@ -404,14 +579,20 @@ async function probePartitions(pr: Prober): Promise<void> {
 /** blkid_do_safeprobe over the superblocks and partitions chains. */
 export async function blkidProbe(read: BlkidReader, opts: BlkidProbeOptions): Promise<BlkidResult> {
   const pr = new Prober(read, opts);
+  // superblocks_safeprobe: every prober runs (the first result is kept) unless a RAID or crypto one matched.
+  let found = false;
   for (const sb of SUPERBLOCKS) {
     const mark = pr.values.length;
-    if (await sb.probe(pr)) {
+    if (await runSuperblock(pr, sb)) {
+      if (found) {
+        pr.values.splice(mark);
+        continue;
+      }
+      found = true;
       if (pr.has(BLKID_SUBLKS_TYPE)) pr.set('TYPE', sb.name);
       if (pr.has(BLKID_SUBLKS_USAGE)) pr.set('USAGE', sb.usage);
-      break;
-    }
-    pr.values.splice(mark);
+      if (sb.usage === 'raid' || sb.usage === 'crypto') break;
+    } else pr.values.splice(mark);
   }
   await probePartitions(pr);
   return { values: pr.values, reads: pr.reads };
@@ -454,6 +635,8 @@ export async function blkidProbeDevice(sys: Syscalls, devname: string, flags: nu
     const st = await sys.fstat(fd);
     const size = await sys.lseek(fd, 0, 2);
     const cdrom = (st.mode & S_IFMT) === S_IFBLK && st.rdevMajor === SCSI_CDROM_MAJOR;
+    // blkid_probe_set_device: posix_fadvise(POSIX_FADV_RANDOM) turns read-ahead off; its result is ignored.
+    await sys.fadvise?.(fd, 0, 0, POSIX_FADV_RANDOM).catch(() => undefined);
     const read: BlkidReader = (offset, length) => sys.read(fd, length, offset);
     return await blkidProbe(read, { size, flags, cdrom, sectorSize: cdrom ? 2048 : 512 });
   } finally {

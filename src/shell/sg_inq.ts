@@ -190,9 +190,11 @@ export async function sgInq(p: Process): Promise<number> {
           data = r.data;
         }
         const actLen = Math.min(data.length, respLen > 0 ? data.length : Math.min(len, data.length));
-        const usn = hex ? '' : await fetchUnitSerialNum(p, dev, vb);
+        // std_inq_process fetches the unit serial number (VPD 0x00, then 0x80 when listed) whenever no
+        // response length was given — with -H too, although the hex dump does not show it.
+        const usn = respLen === 0 ? await fetchUnitSerialNum(p, dev, vb) : '';
         if (hex) await p.stdout.write(hexDump(data.subarray(0, actLen), hex === 1 ? 0 : -1));
-        else await p.stdout.write(stdInqDecode(data, actLen, respLen === 0 ? usn : ''));
+        else await p.stdout.write(stdInqDecode(data, actLen, usn));
       } else if (r.status < 0) {
         await p.stderr.write(`SCSI INQUIRY, NVMe Identify and fetching ATA information failed on ${device}\n`);
         ret = SG_LIB_CAT_OTHER;

@@ -64,4 +64,19 @@ describe('the seed machine', () => {
     expect(after).not.toContain('[0:0:1:0]');
     expect((await m.guest('ls /sys/bus/scsi/devices')).stdout).not.toContain('target0:0:1');
   });
+
+  it('counts each command the disk saw: 86 by the end of coldplug on the captured guest; sg_inq -H asks for the VPD list too', async () => {
+    const r = await createMachine(['-m', '512', '-smp', '2', '-drive', 'file=/images/disk.img,if=none,format=raw,id=d0', '-device', 'virtio-scsi-pci,id=scsi0', '-device', 'scsi-hd,drive=d0'], {
+      hostFs: seedImages(),
+    });
+    if (!('machine' in r)) throw new Error('error' in r ? r.error : r.help);
+    const m = r.machine;
+    await m.boot();
+    // 18 at the scan (INQUIRY, VPD pages, REPORT LUNS), 16 from sd's probe, 4 from scsi_id and 48 reads of
+    // udev's blkid probing an empty disk (all in the captures' QEMU trace).
+    expect((await m.guest('cat /sys/block/sda/device/iorequest_cnt')).stdout).toBe('0x56\n');
+    // sg_inq.c's std_inq_process fetches the unit serial number whenever no --len is given, even for -H.
+    await m.guest('sg_inq -H /dev/sg0 > /dev/null');
+    expect((await m.guest('cat /sys/block/sda/device/iorequest_cnt')).stdout).toBe('0x58\n');
+  });
 });

@@ -52,7 +52,63 @@ describe('libblkid on the golden CD', () => {
 
   it('reads the volume descriptors at 32 KiB and nothing from the end of a CD', async () => {
     const r = await blkidProbe(reader(CD), { size: CD.length, flags: BLKID_FLAGS_LOWPROBE, cdrom: true });
-    expect(r.reads.map((x) => x.offset)).toEqual([0x8000, 0x8800, 0x9000, 0]); // magic+PVD, Joliet SVD, terminator, MBR
+    const offsets = r.reads.map((x) => x.offset);
+    // iso9660.c: magic + PVD at 32 KiB, Joliet SVD, terminator — covered by libblkid's buffers.
+    for (const want of [0x8000, 0x8800, 0x9000]) expect(r.reads.some((x) => x.offset <= want && want < x.offset + x.length)).toBe(true);
+    // superblocks.c: RAID and "other" probers are skipped on CD-ROMs, so nothing near the end is read.
+    expect(offsets.every((o) => o < CD.length - 0x10000)).toBe(true);
+  });
+});
+
+// util-linux 2.38.1 libblkid on the golden's 64 MiB zero disk: which 4 KiB pages its reads touch,
+// in first-touch order. Each value follows from the source (superblocks.c idinfos[] order; each
+// prober's reads): the udev:trigger READ(10)s of seed_single_disk.json are these pages, 8 sectors each.
+describe('libblkid read order on an empty whole disk (util-linux 2.38.1)', () => {
+  const S = 64 << 20;
+  const page = (off: number): number => Math.floor(off / 4096);
+  const firstTouch = (reads: readonly { offset: number; length: number }[]): number[] => {
+    const seen: number[] = [];
+    for (const r of reads) for (let p = page(r.offset); p <= page(r.offset + r.length - 1); p++) if (!seen.includes(p)) seen.push(p);
+    return seen;
+  };
+
+  it('starts with the RAID probers: md 0.90/1.0/1.1/1.2, ddf, promise', async () => {
+    const r = await blkidProbe(reader(ZERO_DISK), { size: S, flags: BLKID_FLAGS_LOWPROBE });
+    const pages = firstTouch(r.reads);
+    const sectorPage = (sectorsFromEnd: number): number => page((S / 512 - sectorsFromEnd) * 512);
+    expect(pages.slice(0, 17)).toEqual([
+      page(S - 0x10000), // linux_raid.c: v0.90 at (size & ~(64K-1)) - 64K
+      page(S - 0x2000), // v1.0 at (size & ~4095) - 8K
+      0, // v1.1 at 0
+      1, // v1.2 at 4 KiB
+      sectorPage(1), // ddf_raid.c: anchor in the last sector…
+      sectorPage(257), // …and 257 sectors from the end
+      // promise_raid.c sectors[] = 63, 255, 256, 16, 399, 591, 675, 735, 911, 974, 991, 951, 3087 (new pages only)
+      ...[63, 255, 399, 591, 675, 735, 911, 974, 991, 951, 3087].map(sectorPage),
+    ]);
+  });
+
+  it('then LUKS2 secondary headers, swap signatures, the xfs log and the ZFS labels', async () => {
+    const r = await blkidProbe(reader(ZERO_DISK), { size: S, flags: BLKID_FLAGS_LOWPROBE });
+    const pages = firstTouch(r.reads).slice(17);
+    // luks.c LUKS2_HDR2_OFFSETS: 16 KiB … 4 MiB
+    expect(pages.slice(0, 9)).toEqual([0x4000, 0x8000, 0x10000, 0x20000, 0x40000, 0x80000, 0x100000, 0x200000, 0x400000].map(page));
+    // swap.c magics at sboff 0x3ff6, 0x7ff6, 0xfff6 (1 KiB buffers at 15, 31, 63 KiB; 0xff6/0x1ff6 are in pages 0–1)
+    expect(pages.slice(9, 12)).toEqual([3, 7, 15]);
+    // xfs.c probe_xfs_log reads [0, 256 KiB): the pages still missing, in order
+    const xfsLog = Array.from({ length: 64 }, (_, i) => i).filter((p) => ![0, 1, 3, 4, 7, 8, 15, 16, 32].includes(p));
+    expect(pages.slice(12, 12 + xfsLog.length)).toEqual(xfsLog);
+    // zfs.c (minsz 64 MiB): labels at 256 KiB, size - 512 KiB, size - 256 KiB, 256 KiB each
+    const reads = r.reads.filter((x) => x.length === 256 * 1024).map((x) => x.offset);
+    expect(reads).toEqual([0, 0x40000, S - 0x80000, S - 0x40000]);
+  });
+
+  it('skips ZFS below 64 MiB and the RAID probers when asked to (udev --noraid)', async () => {
+    const small = 32 << 20;
+    const r = await blkidProbe(reader(ZERO_DISK), { size: small, flags: BLKID_FLAGS_LOWPROBE, noraid: true });
+    // No md 0.90 / promise reads; the only read near the end is nilfs2's backup superblock (8 sectors from the end).
+    expect(r.reads.filter((x) => x.offset >= small - 0x10000).map((x) => x.offset)).toEqual([small - 8 * 512]);
+    expect(r.reads.filter((x) => x.length === 256 * 1024).map((x) => x.offset)).toEqual([0]); // only xfs_log
   });
 });
 

@@ -6,7 +6,8 @@
 import type { SyncFs } from '../host/block/block-backend.ts';
 import type { FileProbe, HostFile } from '../host/blockdev.ts';
 import { QemuMachine } from '../host/machine.ts';
-import { TraceControl, makeTracer } from '../host/trace.ts';
+import { TraceControl, formatTraceEvent, makeTracer } from '../host/trace.ts';
+import type { TraceArgs, TraceSink } from '../host/trace.ts';
 import { Monitor } from '../host/monitor/hmp.ts';
 import { pciHotplugAdd, pciHotplugRemove } from '../kernel/pci_hotplug.ts';
 import { parseQemuArgs } from '../host/vl.ts';
@@ -30,6 +31,21 @@ export interface MachineOptions {
   readonly stderr?: (line: string) => void;
   /** Virtual latency of an MSI message from device to CPU. */
   readonly irqLatencyNs?: number;
+  /**
+   * Every QEMU trace event the device model raises (all of them, whatever -trace selects): its name,
+   * arguments, virtual time and the line QEMU's log backend would print. For experiments that
+   * follow each CDB and TMF from the library.
+   */
+  readonly onTrace?: (e: TraceEvent) => void;
+}
+
+/** One QEMU trace event, as `MachineOptions.onTrace` receives it. */
+export interface TraceEvent {
+  readonly timeNs: number;
+  readonly event: string;
+  readonly args: TraceArgs;
+  /** The formatted line (`virtio_scsi_cmd_req virtio_scsi_cmd_req lun=0 tag=0x0 cmd=0x12`), if the event has a format. */
+  readonly line: string | undefined;
 }
 
 export interface LineOutput {
@@ -134,7 +150,7 @@ export class Machine {
       opts.stderr?.(line);
     };
     // -trace: QEMU's log backend on stderr, for the events the patterns and event files select.
-    let trace;
+    let trace: TraceSink | undefined;
     if (spec.trace.patterns.length > 0 || spec.trace.eventFiles.length > 0) {
       const control = new TraceControl();
       for (const p of spec.trace.patterns) for (const w of control.enableEvents(p)) stderr(`vscsi: -trace ${p}: warning: ${w}`);
@@ -143,6 +159,14 @@ export class Machine {
         for (const w of control.initEvents(text)) stderr(`vscsi:${f}:${w.line}: warning: ${w.message}`);
       }
       trace = makeTracer(control, stderr, this.loop);
+    }
+    if (opts.onTrace) {
+      const listener = opts.onTrace;
+      const text = trace;
+      trace = (event: string, args: TraceArgs): void => {
+        text?.(event, args);
+        listener({ timeNs: this.loop.now(), event, args, line: formatTraceEvent(event, args) });
+      };
     }
     const host = QemuMachine.create(spec, {
       seed: opts.seed,

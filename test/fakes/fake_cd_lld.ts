@@ -15,6 +15,7 @@ import { fakeDiskLld } from './fake_disk_lld.ts';
 import type { FakeDiskState } from './fake_disk_lld.ts';
 import { senseFixed } from './fake_lld.ts';
 import { testKernel } from './test_kernel.ts';
+import { loopRunner } from './loop_run.ts';
 
 export interface FakeTray {
   open: boolean;
@@ -109,17 +110,7 @@ export function cdSetup(image: Uint8Array | null) {
     scsiAddHost(mod, host);
     return scanHost(mod, host);
   };
-  const run = async <T>(p: Promise<T>): Promise<T> => {
-    let done = false;
-    const settled = p.finally(() => {
-      done = true;
-    });
-    settled.catch(() => {});
-    await k.loop.runUntilIdle(() => done && mod.pending.size === 0);
-    await k.loop.runUntilIdle();
-    if (!done) throw new Error('did not complete');
-    return settled;
-  };
+  const { run } = loopRunner(k, mod);
   /** Inserts a new medium (closed tray), as QEMU's change-media does: "new media" event and UA 6/28/00. */
   const changeMedium = (img: Uint8Array | null): void => {
     st.media.get('0:1')!.image = img;

@@ -17,6 +17,7 @@ import { scsiAddHost, scsiHostAlloc } from '../../src/midlayer/hosts.ts';
 import { scanHost } from '../../src/midlayer/scsi_scan.ts';
 import { Device } from '../../src/sysfs/core.ts';
 import { testKernel } from './test_kernel.ts';
+import { loopRunner } from './loop_run.ts';
 
 export interface FakeMedium {
   readonly kind: 'hd' | 'cd';
@@ -221,24 +222,6 @@ export function diskSetup(lus: readonly DiskLu[]) {
     scsiAddHost(mod, host);
     return scanHost(mod, host);
   };
-  /** Runs the loop until `p` settles and the mid-layer has no background work left. */
-  const run = async <T>(p: Promise<T>): Promise<T> => {
-    let done = false;
-    const settled = p.finally(() => {
-      done = true;
-    });
-    settled.catch(() => {});
-    await k.loop.runUntilIdle(() => done && mod.pending.size === 0);
-    await k.loop.runUntilIdle();
-    if (!done) throw new Error('did not complete');
-    return settled;
-  };
-  const settle = async (): Promise<void> => {
-    for (let i = 0; i < 10; i++) {
-      await k.loop.runUntilIdle();
-      if (mod.pending.size === 0) return;
-      await Promise.all([...mod.pending]);
-    }
-  };
+  const { run, settle } = loopRunner(k, mod);
   return { k, mod, st, host, scan, run, settle, sys: k.vfs.syscalls() };
 }

@@ -204,9 +204,33 @@ export function scsiWaitingCount(sdev: ScsiDevice): number {
   return waiting.get(sdev)?.length ?? 0;
 }
 
+/** Debian's CONFIG_HZ. */
+const HZ = 250;
+const JIFFY_NS = NS_PER_S / HZ;
+/** blk_round_jiffies adds roundup_pow_of_two(HZ) jiffies: a timer "rounded up" by about a second. */
+const BLK_TIMEOUT_SLACK_NS = 256 * JIFFY_NS;
+/** BLK_MAX_TIMEOUT: the queue's timer never sleeps longer than 5 s (plus the slack) past arming. */
+const BLK_MAX_TIMEOUT_NS = 5 * NS_PER_S;
+
+/**
+ * blk_add_timer: the request's deadline is now + timeout, but the queue's timer is set later than
+ * that (deadline + slack), capped at now + BLK_MAX_TIMEOUT + slack. When it fires before the deadline
+ * (a long timeout hit the cap), blk_mq_timeout_work re-arms it for the deadline itself.
+ */
 function armTimer(mod: ScsiMod, cmd: ScsiCmnd): void {
+  const loop = mod.kernel.loop;
+  const now = loop.now();
+  const deadline = now + cmd.timeout;
+  const first = Math.min(deadline + BLK_TIMEOUT_SLACK_NS, now + BLK_MAX_TIMEOUT_NS + BLK_TIMEOUT_SLACK_NS);
   // A request timer is no work of its own: a command waiting on a paused VM leaves the guest idle.
-  cmd.timer = mod.kernel.loop.after(cmd.timeout, () => scsiTimeout(mod, cmd), { daemon: true });
+  const fire = (): void => {
+    if (loop.now() < deadline) {
+      cmd.timer = loop.after(deadline - loop.now(), fire, { daemon: true });
+      return;
+    }
+    scsiTimeout(mod, cmd);
+  };
+  cmd.timer = loop.after(first - now, fire, { daemon: true });
 }
 
 /** scsi_timeout: counts the expiry, then asks the LLD (virtio_scsi always resets the timer). */

@@ -3,12 +3,16 @@
 // property names (systemd v252 udev-builtin-blkid.c print_property): low-level probing of a device
 // through a byte reader, returning the NAME=value list in libblkid's order.
 //
-// Chains run in libblkid's order — superblocks, then partition tables. Superblock probers reduced to
-// the ones this machine can meet: linux_raid (its magic offsets are read — that is why blkid touches
-// both ends of a disk — but members are not decoded) and iso9660 (+ Joliet). Partition tables: dos
-// and gpt (PTUUID, PTTYPE; per-partition PART_ENTRY_* values are not modelled). Which values a caller
-// gets depends on its flags, as with blkid_probe_set_superblocks_flags: the `blkid` cache path asks
-// LABEL|UUID|TYPE, `blkid -p` and udev add USAGE|VERSION.
+// Chains run in libblkid's order — superblocks, then partition tables — over the full prober lists,
+// each prober making its reads; only iso9660 (+ Joliet), dos and gpt are decoded (PTUUID, PTTYPE;
+// per-partition PART_ENTRY_* values are not modelled). linux_raid and udf read what they would read
+// but report nothing. Which values a caller gets depends on its flags, as with
+// blkid_probe_set_superblocks_flags: the `blkid` cache path asks LABEL|UUID|TYPE, `blkid -p` and
+// udev add USAGE|VERSION — and those two probe the lowprobe way (a small whole disk is searched for a
+// partition table first). Device flags as blkid_probe_set_device sets them: a device of at most
+// 1440 KiB is "tiny" (no RAID probers, first superblock match wins) and never a CD-ROM, so a small
+// ISO in an sr drive is probed like a floppy; a larger one gets BLKID_FL_CDROM_DEV (tail sectors
+// test-read; RAID and "other" probers skipped).
 
 import { O_NONBLOCK, O_RDONLY, POSIX_FADV_RANDOM, S_IFBLK, S_IFMT } from '../kernel/syscalls.ts';
 import type { Syscalls } from '../kernel/syscalls.ts';
@@ -42,8 +46,21 @@ export interface BlkidProbeOptions {
   readonly size: number;
   /** Logical sector size (512 for disks, 2048 for CD-ROMs). */
   readonly sectorSize?: number;
-  /** A CD-ROM drive (BLKID_FL_CDROM_DEV): the RAID probers' end-of-device offsets are skipped. */
+  /**
+   * The device is a CD-ROM drive with a medium (answers CDROM_GET_CAPABILITY). libblkid's
+   * blkid_probe_set_device turns that into BLKID_FL_CDROM_DEV only for a whole disk that is not
+   * "tiny" (> 1440 KiB); with the flag the RAID and "other" probers are skipped and the last 12
+   * 512-byte sectors are test-read (cdrom_size_correction).
+   */
   readonly cdrom?: boolean;
+  /** blkid_probe_is_wholedisk (default true): false for a partition. */
+  readonly wholedisk?: boolean;
+  /**
+   * The low-level probe of `blkid -p` (misc-utils/blkid.c lowprobe_superblocks) and of udev's
+   * builtin (udev-builtin-blkid.c probe_superblocks): a small whole disk is first probed for a
+   * partition table alone, and filesystems are looked for only when it has none.
+   */
+  readonly lowprobe?: boolean;
   /** udev's `blkid --noraid`: RAID probers filtered out (blkid_probe_filter_superblocks_usage). */
   readonly noraid?: boolean;
   readonly flags: number;
@@ -62,6 +79,8 @@ const ISO_VD_MAX = 16;
 /** sizeof(struct iso_volume_descriptor) — what each descriptor read asks for. */
 const ISO_VD_READ = 0x372;
 const MD_RESERVED_BYTES = 0x10000;
+/** probe.c: a device of at most 1440 KiB (a floppy) is "tiny". */
+const TINY_DEV_MAX = 1440 * 1024;
 const MD_SB_MAGIC = 0xa92b4efc;
 
 class Prober {
@@ -70,15 +89,39 @@ class Prober {
   readonly #buffers: { offset: number; data: Uint8Array }[] = [];
   readonly #read: BlkidReader;
   readonly opts: BlkidProbeOptions;
+  /** pr->size: the device size, reduced by cdrom_size_correction when a tail sector is unreadable. */
+  size: number;
 
   constructor(read: BlkidReader, opts: BlkidProbeOptions) {
     this.#read = read;
     this.opts = opts;
+    this.size = opts.size;
+  }
+
+  /** BLKID_FL_TINY_DEV: set by blkid_probe_set_device for a device of at most 1440 KiB. */
+  get tiny(): boolean {
+    return this.opts.size <= TINY_DEV_MAX;
+  }
+
+  /** BLKID_FL_CDROM_DEV: only looked for on a whole disk that is not tiny (blkid_probe_set_device). */
+  get cdromDev(): boolean {
+    return this.opts.cdrom === true && !this.tiny && this.opts.wholedisk !== false;
+  }
+
+  /** blkid_probe_get_sectorsize. */
+  get sectorSize(): number {
+    return this.opts.sectorSize ?? 512;
+  }
+
+  /** A plain read(2) on the probe's fd, outside libblkid's buffers (is_sector_readable). */
+  async readRaw(offset: number, length: number): Promise<boolean> {
+    this.reads.push({ offset, length });
+    return (await this.#read(offset, length)).length === length;
   }
 
   /** blkid_probe_get_buffer: null past the end of the device. */
   async get(offset: number, length: number): Promise<Uint8Array | null> {
-    if (offset < 0 || offset + length > this.opts.size) return null;
+    if (offset < 0 || offset + length > this.size) return null;
     for (const b of this.#buffers) {
       if (b.offset <= offset && offset + length <= b.offset + b.data.length) return b.data.subarray(offset - b.offset, offset - b.offset + length);
     }
@@ -205,7 +248,7 @@ export function blkidSafeString(value: string): string {
 
 /** linux_raid.c: the md 0.90 superblock near the end, then v1.0 (end), v1.1 (start) and v1.2 (4 KiB). */
 async function probeLinuxRaid(pr: Prober): Promise<boolean> {
-  const size = pr.opts.size;
+  const size = pr.size;
   if (size < MD_RESERVED_BYTES) return false;
   const candidates: { off: number; len: number }[] = [];
   if (size > MD_RESERVED_BYTES) {
@@ -230,8 +273,8 @@ async function probeLinuxRaid(pr: Prober): Promise<boolean> {
  */
 function readsOnly(minSize: number, places: (size: number) => [number, number][]): (pr: Prober) => Promise<boolean> {
   return async (pr) => {
-    if (pr.opts.size < minSize) return false;
-    for (const [off, len] of places(pr.opts.size)) {
+    if (pr.size < minSize) return false;
+    for (const [off, len] of places(pr.size)) {
       if (off < 0 || !(await pr.get(off, len))) return false;
     }
     return false;
@@ -281,6 +324,65 @@ const probeNilfs = readsOnly(0, (sz) => [
 ]);
 /** ext.c: every ext flavour and jbd read the superblock at 1 KiB. */
 const probeExt = readsOnly(0, () => [[0x400, 0x200]]);
+
+// ---- superblocks: udf ----------------------------------------------------------------------------
+
+/** udf.c: the Volume Recognition Sequence starts at 32 KiB (UDF_VSD_OFFSET). */
+const UDF_VSD_OFFSET = 0x8000;
+/** sizeof(struct volume_structure_descriptor): type, 5-byte id, version. */
+const UDF_VSD_READ = 7;
+/** sizeof(struct volume_descriptor): a 16-byte tag and the largest descriptor body (424 bytes). */
+const UDF_VD_READ = 440;
+const UDF_TAG_AVDP = 2;
+/** Ids a VRS may hold before (or around) an NSR descriptor; anything else ends the sequence. */
+const UDF_VRS_IDS = new Set(['BEA01', 'BOOT2', 'CD001', 'CDW02', 'TEA01']);
+/** udf_idinfo .magics: any of these ids at 32 KiB + 1 lets probe_udf run — an ISO9660 CD001 included. */
+const UDF_MAGICS = new Set([...UDF_VRS_IDS, 'NSR02', 'NSR03']);
+
+const udfMagic = (buf: Uint8Array): boolean => UDF_MAGICS.has(String.fromCharCode(...buf.subarray(1, 6)));
+
+/**
+ * probe_udf, as far as its reads go (no session offset hint is modelled, so it is 0). For each
+ * candidate block size — the device's logical sector size first, then 512, 1024, 2048 and 4096,
+ * each tried once — it walks the VRS in steps of max(block size, 2048) bytes from 32 KiB, up to 64
+ * descriptors, stopping at an empty id or one a VRS cannot hold; the 2048-byte walk is made only
+ * once. An NSR02/NSR03 sends it to the anchor (AVDP) at block 256, then 512, of that block size.
+ * A UDF volume found that way is not decoded here.
+ */
+async function probeUdf(pr: Prober): Promise<boolean> {
+  const ssz = pr.sectorSize;
+  const sizes = [ssz, 512, 1024, 2048, 4096];
+  let vsd2048: boolean | null = null;
+  for (let i = 0; i < sizes.length; i++) {
+    const bs = sizes[i]!;
+    if (i !== 0 && bs === ssz) continue;
+    const vsdLen = Math.max(bs, 2048);
+    let nsr: boolean;
+    if (vsdLen === 2048 && vsd2048 !== null) nsr = vsd2048;
+    else {
+      nsr = false;
+      for (let b = 0; b < 64; b++) {
+        const vsd = await pr.get(UDF_VSD_OFFSET + b * vsdLen, UDF_VSD_READ);
+        if (!vsd) return false;
+        if (vsd[1] === 0) break;
+        const id = String.fromCharCode(...vsd.subarray(1, 6));
+        if (id === 'NSR02' || id === 'NSR03') {
+          nsr = true;
+          break;
+        }
+        if (!UDF_VRS_IDS.has(id)) break;
+      }
+      if (vsdLen === 2048) vsd2048 = nsr;
+    }
+    if (!nsr) continue;
+    for (const block of [256, 512]) {
+      const vd = await pr.get(block * bs, UDF_VD_READ);
+      if (!vd) return false;
+      if (u32le(vd, 12) === block && (vd[0]! | (vd[1]! << 8)) === UDF_TAG_AVDP) return false;
+    }
+  }
+  return false;
+}
 
 // ---- superblocks: iso9660 ------------------------------------------------------------------------
 
@@ -458,7 +560,7 @@ const SUPERBLOCKS: readonly SbProber[] = [
   { name: 'reiserfs', usage: 'filesystem', minsz: 128 * 1024, magicKb: [8, 8, 64, 64, 8] },
   { name: 'reiser4', usage: 'filesystem', minsz: 128 * 1024, magicKb: [64] },
   { name: 'jfs', usage: 'filesystem', minsz: 16 * 1024 * 1024, magicKb: [32] },
-  { name: 'udf', usage: 'filesystem', magicKb: [32, 32, 32, 32, 32, 32, 32] },
+  { name: 'udf', usage: 'filesystem', magicKb: [32, 32, 32, 32, 32, 32, 32], match: udfMagic, probe: probeUdf },
   { name: 'iso9660', usage: 'filesystem', magicKb: [32, 32], match: isoMagic, probe: probeIso9660 },
   { name: 'zfs_member', usage: 'filesystem', minsz: 64 * 1024 * 1024, probe: probeZfs },
   { name: 'hfsplus', usage: 'filesystem', magicKb: [1, 1, 1] },
@@ -495,11 +597,16 @@ const SUPERBLOCKS: readonly SbProber[] = [
   { name: 'erofs', usage: 'filesystem', magicKb: [1] },
 ];
 
-/** superblocks_probe for one idinfo: the size, CD-ROM and floppy filters, the magics, the function. */
+/**
+ * superblocks_probe for one idinfo: the usage filter (`--noraid`), the size, CD-ROM and floppy
+ * checks, the magics, the function. The CD-ROM check needs BLKID_FL_CDROM_DEV, which a tiny CD
+ * never gets, so on a CD of at most 1440 KiB the swap/journal/... ("other") probers do run.
+ */
 async function runSuperblock(pr: Prober, sb: SbProber): Promise<boolean> {
-  if (sb.minsz !== undefined && sb.minsz > pr.opts.size) return false;
-  if ((sb.usage === 'raid' || sb.usage === 'other') && pr.opts.cdrom) return false;
-  if (sb.usage === 'raid' && (pr.opts.size <= 1440 * 1024 || pr.opts.noraid)) return false;
+  if (sb.usage === 'raid' && pr.opts.noraid) return false;
+  if (sb.minsz !== undefined && sb.minsz > pr.size) return false;
+  if ((sb.usage === 'raid' || sb.usage === 'other') && pr.cdromDev) return false;
+  if (sb.usage === 'raid' && pr.tiny) return false;
   if (sb.magicKb) {
     let matched = false;
     for (let i = 0; i < sb.magicKb.length && !matched; i++) {
@@ -553,33 +660,73 @@ async function gptHeader(pr: Prober, lba: number, ssz: number): Promise<string |
   return gptGuidString(h.subarray(56, 72));
 }
 
-async function probePartitions(pr: Prober): Promise<void> {
-  const ssz = pr.opts.sectorSize ?? 512;
-  const mbr = await pr.get(0, 1024);
-  if (!mbr || mbr[510] !== 0x55 || mbr[511] !== 0xaa) return;
+/** dos and gpt, decoded from the first KiB (+ the GPT headers); true when a table was found. */
+async function probeDosGpt(pr: Prober, mbr: Uint8Array | null): Promise<boolean> {
+  const ssz = pr.sectorSize;
+  if (!mbr || mbr[510] !== 0x55 || mbr[511] !== 0xaa) return false;
   const entries = [0, 1, 2, 3].map((i) => mbr.subarray(446 + 16 * i, 462 + 16 * i));
-  if (entries.some((e) => e[0] !== 0 && e[0] !== 0x80)) return;
+  if (entries.some((e) => e[0] !== 0 && e[0] !== 0x80)) return false;
   if (entries.some((e) => e[4] === 0xee)) {
     // gpt.c: a protective MBR, then the primary header, else the backup at the last LBA.
-    const last = Math.floor(pr.opts.size / ssz) - 1;
+    const last = Math.floor(pr.size / ssz) - 1;
     const guid = (await gptHeader(pr, 1, ssz)) ?? (await gptHeader(pr, last, ssz));
-    if (guid === null) return;
+    if (guid === null) return false;
     pr.set('PTUUID', guid);
     pr.set('PTTYPE', 'gpt');
-    return;
+    return true;
   }
   // dos.c: a FAT or NTFS boot sector also ends in 55 AA.
-  if (cString(mbr.subarray(3, 11)) === 'NTFS    ') return;
-  if (cString(mbr.subarray(54, 59)) === 'FAT12' || cString(mbr.subarray(54, 59)) === 'FAT16' || cString(mbr.subarray(82, 87)) === 'FAT32') return;
+  if (cString(mbr.subarray(3, 11)) === 'NTFS    ') return false;
+  if (cString(mbr.subarray(54, 59)) === 'FAT12' || cString(mbr.subarray(54, 59)) === 'FAT16' || cString(mbr.subarray(82, 87)) === 'FAT32') return false;
   const id = u32le(mbr, 440);
   if (id) pr.set('PTUUID', id.toString(16).padStart(8, '0'));
   pr.set('PTTYPE', 'dos');
+  return true;
 }
 
-/** blkid_do_safeprobe over the superblocks and partitions chains. */
-export async function blkidProbe(read: BlkidReader, opts: BlkidProbeOptions): Promise<BlkidResult> {
-  const pr = new Prober(read, opts);
-  // superblocks_safeprobe: every prober runs (the first result is kept) unless a RAID or crypto one matched.
+/** ultrix.c ULTRIX_SECTOR: the sector holding a 72-byte disklabel that ends 16 KiB into the disk. */
+const ULTRIX_SECTOR = (16384 - 72) >> 9;
+/** unixware.c: its VTOC magic lies in sector 29, i.e. in the 1 KiB magic buffer at KiB 14. */
+const UNIXWARE_KB = (29 * 512) >> 10;
+
+/**
+ * partitions.c idinfos[] of util-linux 2.38.1, in order, stopping at the first table found: aix,
+ * sgi and sun (magics in the first KiB), dos, gpt and pmbr (decoded above), mac (first KiB), ultrix
+ * (no magic: its function reads ULTRIX_SECTOR), bsd (first KiB), unixware (minsz 1440 KiB + 1: not
+ * on floppy-sized devices; magic in KiB 14), solaris_x86 and minix (first KiB), atari (no magic:
+ * its function gives up unless the sector size is 512, else reads sector 0). Only dos and gpt are
+ * decoded; the others only make their reads.
+ */
+async function probePartitions(pr: Prober): Promise<boolean> {
+  const first = await pr.get(0, 1024);
+  if (await probeDosGpt(pr, first)) return true;
+  await pr.get(ULTRIX_SECTOR * SEC, SEC);
+  if (pr.size > TINY_DEV_MAX) await pr.get(UNIXWARE_KB * 1024, 1024);
+  if (pr.sectorSize === 512) await pr.get(0, SEC);
+  return false;
+}
+
+/**
+ * cdrom_size_correction (probe.c), for a device with BLKID_FL_CDROM_DEV: each of the last 12
+ * 512-byte sectors is read with read(2) (is_sector_readable); the first one that cannot be read
+ * cuts the probed size to its start. CDROM_LAST_WRITTEN is not modelled: it only lowers the end
+ * when the drive reports a last written block below the capacity.
+ */
+async function cdromSizeCorrection(pr: Prober): Promise<void> {
+  const nsectors = Math.floor(pr.size / SEC);
+  for (let n = nsectors - 12; n < nsectors; n++) {
+    if (n < 0) continue;
+    if (!(await pr.readRaw(n * SEC, SEC))) {
+      pr.size = n * SEC;
+      return;
+    }
+  }
+}
+
+/** superblocks_safeprobe (superblocks.c). */
+async function probeSuperblocks(pr: Prober): Promise<void> {
+  // Every prober runs (the first result is kept) unless a RAID or crypto one matched; on a tiny
+  // device the first result is returned at once.
   let found = false;
   for (const sb of SUPERBLOCKS) {
     const mark = pr.values.length;
@@ -591,9 +738,25 @@ export async function blkidProbe(read: BlkidReader, opts: BlkidProbeOptions): Pr
       found = true;
       if (pr.has(BLKID_SUBLKS_TYPE)) pr.set('TYPE', sb.name);
       if (pr.has(BLKID_SUBLKS_USAGE)) pr.set('USAGE', sb.usage);
+      if (pr.tiny) break;
       if (sb.usage === 'raid' || sb.usage === 'crypto') break;
     } else pr.values.splice(mark);
   }
+}
+
+/**
+ * blkid_probe_set_device, then blkid_do_safeprobe over the superblocks and partitions chains. With
+ * `lowprobe` a small whole disk (at most 1440 KiB) first gets a partitions-only blkid_do_fullprobe,
+ * and a table found there is the whole answer (lowprobe_superblocks / probe_superblocks).
+ */
+export async function blkidProbe(read: BlkidReader, opts: BlkidProbeOptions): Promise<BlkidResult> {
+  const pr = new Prober(read, opts);
+  if (pr.cdromDev) await cdromSizeCorrection(pr);
+  if (opts.lowprobe && opts.size <= TINY_DEV_MAX && opts.wholedisk !== false) {
+    if (await probePartitions(pr)) return { values: pr.values, reads: pr.reads };
+    pr.values.length = 0;
+  }
+  await probeSuperblocks(pr);
   await probePartitions(pr);
   return { values: pr.values, reads: pr.reads };
 }
@@ -627,18 +790,23 @@ const SCSI_CDROM_MAJOR = 11;
 
 /**
  * Opens `devname` read-only (O_NONBLOCK, as blkid and udev do), sizes it with SEEK_END and probes it.
- * Throws the open's Errno.
+ * Callers asking for USAGE (`blkid -p`, udev's builtin) probe the lowprobe way. Throws the open's Errno.
  */
 export async function blkidProbeDevice(sys: Syscalls, devname: string, flags: number): Promise<BlkidResult> {
   const fd = await sys.open(devname, O_RDONLY | O_NONBLOCK);
   try {
     const st = await sys.fstat(fd);
     const size = await sys.lseek(fd, 0, 2);
-    const cdrom = (st.mode & S_IFMT) === S_IFBLK && st.rdevMajor === SCSI_CDROM_MAJOR;
+    const blk = (st.mode & S_IFMT) === S_IFBLK;
+    // CDROM_GET_CAPABILITY answers on sr devices; the other CD-ROM ioctls are not modelled.
+    const cdrom = blk && st.rdevMajor === SCSI_CDROM_MAJOR;
+    // blkid_probe_is_wholedisk: a partition has a `partition` attribute in sysfs.
+    const wholedisk = !blk || !(await sys.stat(`/sys/dev/block/${st.rdevMajor}:${st.rdevMinor}/partition`).then(() => true, () => false));
     // blkid_probe_set_device: posix_fadvise(POSIX_FADV_RANDOM) turns read-ahead off; its result is ignored.
     await sys.fadvise?.(fd, 0, 0, POSIX_FADV_RANDOM).catch(() => undefined);
     const read: BlkidReader = (offset, length) => sys.read(fd, length, offset);
-    return await blkidProbe(read, { size, flags, cdrom, sectorSize: cdrom ? 2048 : 512 });
+    const lowprobe = (flags & BLKID_SUBLKS_USAGE) !== 0;
+    return await blkidProbe(read, { size, flags, cdrom, wholedisk, lowprobe, sectorSize: cdrom ? 2048 : 512 });
   } finally {
     await sys.close(fd);
   }

@@ -55,8 +55,81 @@ describe('libblkid on the golden CD', () => {
     const offsets = r.reads.map((x) => x.offset);
     // iso9660.c: magic + PVD at 32 KiB, Joliet SVD, terminator — covered by libblkid's buffers.
     for (const want of [0x8000, 0x8800, 0x9000]) expect(r.reads.some((x) => x.offset <= want && want < x.offset + x.length)).toBe(true);
-    // superblocks.c: RAID and "other" probers are skipped on CD-ROMs, so nothing near the end is read.
+    // superblocks.c: RAID probers are skipped on tiny (<= 1440 KiB) devices, so nothing near the end is read.
     expect(offsets.every((o) => o < CD.length - 0x10000)).toBe(true);
+  });
+});
+
+// The golden CD (368 KiB ISO9660 + Joliet) as udev's builtin probes it. The udev:trigger READ(10)s on
+// the CD in seed_disk_and_cd_same_bus.json (lun 1) and seed_two_buses.json (target 1) are, in 2048-byte
+// LBAs, 0 6 2 8 16 32 64 128 14 30 4 18 20: one 4 KiB page each, pages 0 3 1 4 8 16 32 64 7 15 2 9 10.
+// Every step below follows from util-linux 2.38.1 / systemd v252 sources, not from the trace.
+describe('libblkid read order on the golden CD (util-linux 2.38.1, udev v252)', () => {
+  const page = (off: number): number => Math.floor(off / 4096);
+  const firstTouch = (reads: readonly { offset: number; length: number }[]): number[] => {
+    const seen: number[] = [];
+    for (const r of reads) for (let p = page(r.offset); p <= page(r.offset + r.length - 1); p++) if (!seen.includes(p)) seen.push(p);
+    return seen;
+  };
+  const udevOpts = { size: CD.length, flags: BLKID_FLAGS_LOWPROBE, cdrom: true, sectorSize: 2048, noraid: true, lowprobe: true };
+
+  it('touches pages 0 3 1 4 8 16 32 64 7 15 2 9 10', async () => {
+    const r = await blkidProbe(reader(CD), udevOpts);
+    expect(firstTouch(r.reads)).toEqual([
+      // probe_superblocks (udev-builtin-blkid.c) / lowprobe_superblocks (blkid.c): a whole disk of at
+      // most 1440 KiB is first probed for a partition table alone (partitions.c idinfos[]):
+      0, // aix, sgi, sun, dos, gpt, pmbr, mac: the first KiB
+      3, // ultrix.c: no magic; reads sector (16384 - 72) >> 9 = 31 (unixware, minsz 1440 KiB + 1, is skipped)
+      // No table: superblocks_safeprobe. probe.c: a tiny device never gets BLKID_FL_CDROM_DEV, so only
+      // the RAID probers are left out (tiny), and the "other" ones run as on a floppy:
+      1, // bcache.c: magic at 4 KiB (before it ceph_bluestore, drbdmanage, drbdproxy: KiB 0)
+      4, 8, 16, 32, 64, // luks.c: LUKS2 secondary headers at 16 K .. 256 K (512 K is past the end)
+      7, 15, // swsuspend/swap: the page-size signatures at 32 K and 64 K - 10 (3 K and 15 K: pages 0 and 3)
+      2, // reiserfs.c: magic at 8 KiB (and 64 KiB)
+      9, 10, // udf.c: CD001 is one of its magics; VRS walk of 2048 then of 4096 bytes from 32 KiB
+      // iso9660 is the first match: on a tiny device superblocks_safeprobe stops there.
+    ]);
+    expect(udevBlkidProperties(r.values).map(([k, v]) => `${k}=${v}`)).toEqual(GOLDEN_SR0_ID_FS);
+  });
+
+  it('walks the UDF volume recognition sequence until a descriptor a VRS cannot hold', async () => {
+    const r = await blkidProbe(reader(CD), udevOpts);
+    const udf = r.reads.filter((x) => x.length === 7).map((x) => x.offset);
+    // 2048 steps: sectors 16 (PVD), 17 (Joliet SVD), 18 (terminator): all CD001; 19 has an empty id.
+    // Sectors 16 and 17 lie in the 4 KiB buffer luks.c read at 32 KiB, so 18 and 19 are new reads.
+    // Then the 4096-byte step (block size 4096): 32 K and 36 K are buffered, 40 K holds no VRS id.
+    expect(udf).toEqual([0x9000, 0x9800, 0xa000]);
+    // Without an NSR02/NSR03 no anchor (block 256 or 512) is read.
+    expect(r.reads.some((x) => x.length === 440)).toBe(false);
+  });
+
+  it('only gives a CD-ROM the CD-ROM treatment above 1440 KiB: end sectors tested, swap and RAID skipped', async () => {
+    const big = new Uint8Array(4 << 20);
+    big.set(CD);
+    const r = await blkidProbe(reader(big), { ...udevOpts, size: big.length });
+    // probe.c cdrom_size_correction: the last 12 512-byte sectors, by read(2), before any prober.
+    expect(r.reads.slice(0, 12)).toEqual(Array.from({ length: 12 }, (_, i) => ({ offset: big.length - (12 - i) * 512, length: 512 })));
+    expect(r.values.find((v) => v.name === 'TYPE')?.value).toBe('iso9660');
+    const pages = firstTouch(r.reads.slice(12));
+    expect(pages).not.toContain(7); // swsuspend/swap ("other") skipped
+    expect(pages).not.toContain(15);
+    // Not tiny: no partitions-first pass, and every later filesystem prober runs too (ambivalence check).
+    expect(pages[0]).toBe(0);
+    expect(pages).toContain(page(0x40000)); // ufs at 256 KiB, after iso9660
+    // The same small image on a partition (not a whole disk) gets no CD-ROM flag either.
+    const part = await blkidProbe(reader(big), { ...udevOpts, size: big.length, wholedisk: false });
+    expect(part.reads[0]).not.toEqual({ offset: big.length - 12 * 512, length: 512 });
+  });
+
+  it('answers with the partition table alone on a small partitioned disk', async () => {
+    const disk = new Uint8Array(1 << 20);
+    disk.set([0x78, 0x56, 0x34, 0x12], 440);
+    disk.set([0x00, 0, 0, 0, 0x83, 0, 0, 0, 0x00, 0x08, 0, 0, 0x00, 0x08, 0, 0], 446);
+    disk.set([0x55, 0xaa], 510);
+    disk.set([0x01, ...new TextEncoder().encode('CD001')], 0x8000); // would be probed as a filesystem
+    const r = await blkidProbe(reader(disk), { size: disk.length, flags: BLKID_FLAGS_LOWPROBE, lowprobe: true });
+    expect(r.values.map((v) => v.name)).toEqual(['PTUUID', 'PTTYPE']);
+    expect(r.reads.map((x) => x.offset)).toEqual([0]);
   });
 });
 

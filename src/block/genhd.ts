@@ -340,14 +340,24 @@ export class BlockLayer {
     if (!disk.fops.checkEvents || !disk.live) return [];
     const ev = await disk.fops.checkEvents(disk, clearing);
     const wanted = ev.filter((e) => disk.events.includes(e));
-    if (wanted.includes('media_change')) disk.diskseq = this.nextDiskseq();
-    if (clearing) return wanted;
+    // ev->pending: an event already found and not yet cleared by an open is not new (no second uevent,
+    // no second diskseq); an open's check clears what it asked about.
+    let pending = this.#pendingEvents.get(disk);
+    if (!pending) this.#pendingEvents.set(disk, (pending = new Set()));
+    const fresh = wanted.filter((e) => !pending.has(e));
+    if (fresh.includes('media_change')) disk.diskseq = this.nextDiskseq();
+    if (clearing) {
+      pending.clear();
+      return wanted;
+    }
+    for (const e of fresh) pending.add(e);
     const env: Array<readonly [string, string]> = [];
-    if (wanted.includes('media_change')) env.push(['DISK_MEDIA_CHANGE', '1']);
-    if (wanted.includes('eject_request')) env.push(['DISK_EJECT_REQUEST', '1']);
+    if (fresh.includes('media_change')) env.push(['DISK_MEDIA_CHANGE', '1']);
+    if (fresh.includes('eject_request')) env.push(['DISK_EJECT_REQUEST', '1']);
     if (env.length > 0) this.kernel.dm.uevent(disk.dev, 'change', env);
     return wanted;
   }
+  readonly #pendingEvents = new WeakMap<Gendisk, Set<DiskEvent>>();
 
   /**
    * block.events_dfl_poll_msecs (udev writes 2000): every disk that reports events and has no
@@ -356,7 +366,12 @@ export class BlockLayer {
    */
   setEventsDflPollMsecs(ms: number): void {
     this.eventsDflPollMsecs = ms;
-    for (const d of this.disks) this.startPolling(d);
+    for (const d of this.disks) {
+      // disk_events_set_dfl_poll_msecs flushes every disk's events (disk_flush_events(disk, 0)): an
+      // immediate check that clears nothing — for sr a lone GET EVENT STATUS NOTIFICATION.
+      if (d.live && d.events.length > 0 && d.fops.checkEvents) void this.checkEvents(d);
+      this.startPolling(d);
+    }
   }
 
   startPolling(disk: Gendisk): void {

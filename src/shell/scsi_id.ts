@@ -215,57 +215,64 @@ export async function scsiId(sys: Syscalls, devnode: string): Promise<ScsiIdProp
   return (await scsiIdFull(sys, devnode))?.props ?? null;
 }
 
-async function scsiIdFull(sys: Syscalls, devnode: string): Promise<{ props: ScsiIdProps; rawSerial: string } | null> {
+/** Opens the node as scsi_id does (O_RDONLY|O_NONBLOCK), runs `body`, closes; null when the open fails. */
+async function withNode<T>(sys: Syscalls, devnode: string, body: (fd: number) => Promise<T>): Promise<T | null> {
   let fd: number;
   try { fd = await sys.open(devnode, O_RDONLY | O_NONBLOCK); } catch (e) { if (isErrno(e)) return null; throw e; }
   try {
-    const inq = await inquiry(sys, fd, false, 0);
-    if (inq === null) return null;
-    const std: Std = {
-      vendor: latin1(inq.subarray(8, 16)),
-      model: latin1(inq.subarray(16, 32)),
-      revision: latin1(inq.subarray(32, 36)),
-      type: inq[0]! & 0x1f,
-    };
-    const f: Found = { serial: '', serialShort: '', wwn: '', wwnVendorExtension: '', tgptGroup: '', unitSerialNumber: '' };
-    // scsi_get_serial with the default page code: 0x83 if listed, else 0x80.
-    const pages = await page0(sys, fd, std);
-    if (pages !== null) {
-      const listed = Array.from(pages.subarray(4, 4 + pages[3]!));
-      let done = false;
-      if (listed.includes(0x83)) done = (await page83(sys, fd, std, f)) === 0;
-      if (!done && listed.includes(0x80)) {
-        if ((await page80(sys, fd, std, f, true)) !== 0) { f.serial = ''; f.serialShort = ''; }
-      }
-      if (!done && !listed.includes(0x80)) { f.serial = ''; f.serialShort = ''; }
-    }
-    const clean = (s: string): string => replaceChars(replaceWhitespace(s));
-    const props: Record<string, string> = {
-      ID_SCSI: '1',
-      ID_VENDOR: clean(std.vendor),
-      ID_VENDOR_ENC: encodeString(std.vendor),
-      ID_MODEL: clean(std.model),
-      ID_MODEL_ENC: encodeString(std.model),
-      ID_REVISION: clean(std.revision),
-      ID_TYPE: typeStr(std.type),
-    };
-    if (f.serial !== '') {
-      props['ID_SERIAL'] = clean(f.serial);
-      props['ID_SERIAL_SHORT'] = clean(f.serialShort);
-    }
-    if (f.wwn !== '') {
-      props['ID_WWN'] = `0x${f.wwn}`;
-      if (f.wwnVendorExtension !== '') {
-        props['ID_WWN_VENDOR_EXTENSION'] = `0x${f.wwnVendorExtension}`;
-        props['ID_WWN_WITH_EXTENSION'] = `0x${f.wwn}${f.wwnVendorExtension}`;
-      } else props['ID_WWN_WITH_EXTENSION'] = `0x${f.wwn}`;
-    }
-    if (f.tgptGroup !== '') props['ID_TARGET_PORT'] = f.tgptGroup;
-    if (f.unitSerialNumber !== '') props['ID_SCSI_SERIAL'] = f.unitSerialNumber;
-    return { props: props as unknown as ScsiIdProps, rawSerial: f.serial };
+    return await body(fd);
   } finally {
     try { await sys.close(fd); } catch (e) { if (!isErrno(e)) throw e; }
   }
+}
+
+async function scsiIdFull(sys: Syscalls, devnode: string): Promise<{ props: ScsiIdProps; rawSerial: string } | null> {
+  // scsi_std_inquiry opens the node for the standard INQUIRY alone; scsi_get_serial opens it again.
+  const inq = await withNode(sys, devnode, (fd) => inquiry(sys, fd, false, 0));
+  if (inq === null) return null;
+  const std: Std = {
+    vendor: latin1(inq.subarray(8, 16)),
+    model: latin1(inq.subarray(16, 32)),
+    revision: latin1(inq.subarray(32, 36)),
+    type: inq[0]! & 0x1f,
+  };
+  const f: Found = { serial: '', serialShort: '', wwn: '', wwnVendorExtension: '', tgptGroup: '', unitSerialNumber: '' };
+  // scsi_get_serial with the default page code: 0x83 if listed, else 0x80.
+  await withNode(sys, devnode, async (fd) => {
+    const pages = await page0(sys, fd, std);
+    if (pages === null) return;
+    const listed = Array.from(pages.subarray(4, 4 + pages[3]!));
+    let done = false;
+    if (listed.includes(0x83)) done = (await page83(sys, fd, std, f)) === 0;
+    if (!done && listed.includes(0x80)) {
+      if ((await page80(sys, fd, std, f, true)) !== 0) { f.serial = ''; f.serialShort = ''; }
+    }
+    if (!done && !listed.includes(0x80)) { f.serial = ''; f.serialShort = ''; }
+  });
+  const clean = (s: string): string => replaceChars(replaceWhitespace(s));
+  const props: Record<string, string> = {
+    ID_SCSI: '1',
+    ID_VENDOR: clean(std.vendor),
+    ID_VENDOR_ENC: encodeString(std.vendor),
+    ID_MODEL: clean(std.model),
+    ID_MODEL_ENC: encodeString(std.model),
+    ID_REVISION: clean(std.revision),
+    ID_TYPE: typeStr(std.type),
+  };
+  if (f.serial !== '') {
+    props['ID_SERIAL'] = clean(f.serial);
+    props['ID_SERIAL_SHORT'] = clean(f.serialShort);
+  }
+  if (f.wwn !== '') {
+    props['ID_WWN'] = `0x${f.wwn}`;
+    if (f.wwnVendorExtension !== '') {
+      props['ID_WWN_VENDOR_EXTENSION'] = `0x${f.wwnVendorExtension}`;
+      props['ID_WWN_WITH_EXTENSION'] = `0x${f.wwn}${f.wwnVendorExtension}`;
+    } else props['ID_WWN_WITH_EXTENSION'] = `0x${f.wwn}`;
+  }
+  if (f.tgptGroup !== '') props['ID_TARGET_PORT'] = f.tgptGroup;
+  if (f.unitSerialNumber !== '') props['ID_SCSI_SERIAL'] = f.unitSerialNumber;
+  return { props: props as unknown as ScsiIdProps, rawSerial: f.serial };
 }
 
 /** The `KEY=value` lines of --export, in scsi_id's order. */

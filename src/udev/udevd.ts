@@ -13,7 +13,7 @@
 // stick (G:) while CURRENT_TAGS (Q:) are this event's; USEC_INITIALIZED is kept from the first event.
 
 import { Errno, isErrno } from '../kernel/errno.ts';
-import { O_CREAT, O_TRUNC, O_WRONLY, S_IFDIR, S_IFLNK, S_IFMT, type Syscalls } from '../kernel/syscalls.ts';
+import { O_CREAT, O_NONBLOCK, O_RDONLY, O_TRUNC, O_WRONLY, S_IFDIR, S_IFLNK, S_IFMT, type Syscalls } from '../kernel/syscalls.ts';
 import type { EventLoop } from '../sim/event_loop.ts';
 import type { DeviceModel, Uevent } from '../sysfs/core.ts';
 import { pathId, readTextFile } from '../shell/path_id.ts';
@@ -310,6 +310,30 @@ export class Udevd {
 
   async #process(q: Queued): Promise<void> {
     const dev = this.#eventDevice(q.ev);
+    // worker_lock_whole_disk: a worker holds the whole disk open (and flock'ed) while it processes a
+    // block device's event — its open and close are what a CD drive sees as event checks.
+    const lockFd = await this.#lockWholeDisk(dev);
+    try {
+      await this.#processLocked(q, dev);
+    } finally {
+      if (lockFd !== null) await this.#sys.close(lockFd).catch(() => undefined);
+    }
+  }
+
+  async #lockWholeDisk(dev: EventDevice): Promise<number | null> {
+    if (dev.action === 'remove' || dev.subsystem !== 'block' || /^(dm-|md|drbd)/.test(dev.sysname)) return null;
+    const partition = dev.kernel.get('DEVTYPE') === 'partition';
+    const node = partition ? `/dev/${dev.devpath.split('/').at(-2)!}` : dev.devnode;
+    if (node === null) return null;
+    try {
+      return await this.#sys.open(node, O_RDONLY | O_NONBLOCK);
+    } catch (e) {
+      if (isErrno(e)) return null;
+      throw e;
+    }
+  }
+
+  async #processLocked(q: Queued, dev: EventDevice): Promise<void> {
     const dbPath = `${UDEV_DB_DIR}/${dev.dbId}`;
     const oldText = await readTextFile(this.#sys, dbPath);
     const old: UdevDbRecord | null = oldText === null ? null : parseUdevDb(oldText);

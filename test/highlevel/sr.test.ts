@@ -81,7 +81,11 @@ describe('sr probe', () => {
   it('refuses to open an empty drive with ENOMEDIUM and polls only as a daemon', async () => {
     const m = await bootCd(null);
     await expect(m.run(m.sys.open('/dev/sr0', O_RDONLY))).rejects.toMatchObject({ code: 'ENOMEDIUM' });
+    m.st.cdbs.length = 0;
+    // Setting the interval flushes the disk's events at once (disk_flush_events(disk, 0)): one GESN.
     blockLayer(m.k).setEventsDflPollMsecs(2000);
+    await m.k.loop.runUntilIdle();
+    expect(m.st.cdbs.map((c) => c.split(' ')[1])).toEqual(['4a']);
     expect(m.k.loop.busy).toBe(false);
     m.st.cdbs.length = 0;
     await m.k.loop.advance(4_100_000_000);

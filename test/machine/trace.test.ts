@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMachine } from '../../src/index.ts';
 import type { TraceEvent } from '../../src/index.ts';
-import { seedImages } from '../../src/machine/seed.ts';
+import { SEED_ARGS, seedImages } from '../../src/machine/seed.ts';
 
 describe('trace events in the library', () => {
   it('sees the scan, each command and a LOGICAL UNIT RESET TMF, in time order', async () => {
@@ -28,5 +28,20 @@ describe('trace events in the library', () => {
     expect(tmf).toHaveLength(1);
     expect(tmf[0]!.args['subtype']).toBe(5); // VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET
     for (let i = 1; i < events.length; i++) expect(events[i]!.timeNs).toBeGreaterThanOrEqual(events[i - 1]!.timeNs);
+  });
+
+  it('each open and close of the CD is an event check (GESN + TUR), as in the capture: udevd holds the disk, scsi_id opens twice', async () => {
+    const events: TraceEvent[] = [];
+    const r = await createMachine(SEED_ARGS, { hostFs: seedImages(), onTrace: (e) => events.push(e) });
+    if (!('machine' in r)) throw new Error('error' in r ? r.error : r.help);
+    await r.machine.boot();
+    const ops = events
+      .filter((e) => e.event === 'virtio_scsi_cmd_req' && e.args['lun'] === 1)
+      .map((e) => Number(e.args['cmd']).toString(16).padStart(2, '0'))
+      .join(' ');
+    // ata_id: open (check), INQUIRY, ATA PASS-THROUGH(16), close (check).
+    expect(ops).toContain('4a 00 12 85 4a 00');
+    // scsi_id: scsi_std_inquiry's open and close, then scsi_get_serial's (VPD 0x00, 0x80, 0x83).
+    expect(ops).toContain('4a 00 12 4a 00 4a 00 12 12 12 4a 00');
   });
 });

@@ -204,37 +204,25 @@ function ioCandidates(m: ScsiModel): { hctl: string; dev: string }[] {
     .map((d) => ({ hctl: m.hctl(d), dev: m.devName(d) }));
 }
 
-export class ReadCommand extends ActionCommand {
+/** A 512-byte read, or a write of fresh content (tagged so a later read can tell it apart), on a disk. */
+export class IoCommand extends ActionCommand {
+  readonly op: 'read' | 'write';
   readonly dev: number;
   readonly sector: number;
-  constructor(dev: number, sector: number) {
+  constructor(op: 'read' | 'write', dev: number, sector: number) {
     super();
+    this.op = op;
     this.dev = dev;
     this.sector = sector;
   }
   resolve(m: KitModel): Action | null {
     const d = pick(ioCandidates(m.scsi), this.dev);
-    return d ? { kind: 'read', hctl: d.hctl, dev: d.dev, sector: this.sector } : null;
+    if (!d) return null;
+    const at = { hctl: d.hctl, dev: d.dev, sector: this.sector };
+    return this.op === 'read' ? { kind: 'read', ...at } : { kind: 'write', ...at, tag: String(7000 + m.next) };
   }
   describe(): string {
-    return `read(disk#${this.dev}, sector ${this.sector})`;
-  }
-}
-
-export class WriteCommand extends ActionCommand {
-  readonly dev: number;
-  readonly sector: number;
-  constructor(dev: number, sector: number) {
-    super();
-    this.dev = dev;
-    this.sector = sector;
-  }
-  resolve(m: KitModel): Action | null {
-    const d = pick(ioCandidates(m.scsi), this.dev);
-    return d ? { kind: 'write', hctl: d.hctl, dev: d.dev, sector: this.sector, tag: String(7000 + m.next) } : null;
-  }
-  describe(): string {
-    return `write(disk#${this.dev}, sector ${this.sector})`;
+    return `${this.op}(disk#${this.dev}, sector ${this.sector})`;
   }
 }
 
@@ -307,8 +295,8 @@ export function actionArbitraries(o: PlanOptions = {}): fc.Arbitrary<KitCommand>
     scan: fc.tuple(arbPick(), arbScanForm()).map(([h, f]) => new ScanCommand(h, f)),
     delete: arbPick().map((d) => new LuAttrCommand('delete', d)),
     rescan: arbPick().map((d) => new LuAttrCommand('rescan', d)),
-    read: fc.tuple(arbPick(), arbSector()).map(([d, s]) => new ReadCommand(d, s)),
-    write: fc.tuple(arbPick(), arbSector()).map(([d, s]) => new WriteCommand(d, s)),
+    read: fc.tuple(arbPick(), arbSector()).map(([d, s]) => new IoCommand('read', d, s)),
+    write: fc.tuple(arbPick(), arbSector()).map(([d, s]) => new IoCommand('write', d, s)),
   };
   // fc.commands picks a class uniformly: plugging needs a drive first, so both come three times over.
   const weight: Partial<Record<PlanActionKind, number>> = { drive_add: 3, device_add: 4, scan: 2 };

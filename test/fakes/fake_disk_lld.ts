@@ -9,9 +9,8 @@ import type { Kernel } from '../../src/kernel/kernel.ts';
 import type { ScsiMod } from '../../src/midlayer/scsi.ts';
 import type { ScsiCmnd } from '../../src/midlayer/scsi_cmnd.ts';
 import type { ScsiHostTemplate } from '../../src/midlayer/scsi_host.ts';
-import { scsiDone } from '../../src/midlayer/scsi_lib.ts';
-import { answer, senseFixed } from './fake_lld.ts';
-import type { FakeLldState } from './fake_lld.ts';
+import { answer, completeLater, senseFixed } from './fake_lld.ts';
+import type { FakeLldState, FakeReply } from './fake_lld.ts';
 import { ScsiMod as ScsiModClass } from '../../src/midlayer/scsi.ts';
 import { scsiAddHost, scsiHostAlloc } from '../../src/midlayer/hosts.ts';
 import { scanHost } from '../../src/midlayer/scsi_scan.ts';
@@ -43,7 +42,7 @@ const PAGE_05 = hex('051e1388103f02000082008200820001010001010100000000000000151
 const PAGE_08 = hex('08120400000000000000000000000000' + '00000000');
 const PAGE_2A = hex('2a143b007fff2f002260000208000b0000000b000b00');
 
-type Reply = { status: number; data?: number[] | Uint8Array; sense?: number[]; hostByte?: number };
+type Reply = FakeReply;
 
 function be(n: number, bytes: number): number[] {
   const out: number[] = [];
@@ -169,23 +168,7 @@ export function fakeDiskLld(mod: ScsiMod, kernel: Kernel, st: FakeDiskState): Sc
       const sdev = cmd.device;
       st.cdbs.push(`${sdev.id}:${sdev.lun} ${[...cmd.cdb].map((b) => b.toString(16).padStart(2, '0')).join(' ')}`);
       const a: Reply = diskAnswer(kernel, st, cmd) ?? answer(st, sdev.id, sdev.lun, cmd.cdb);
-      kernel.loop.after(1000, () => {
-        cmd.result = ((a.hostByte ?? 0) << 16) | a.status;
-        let resid = cmd.length;
-        if (a.data && cmd.dir === 'from-dev') {
-          const data = Uint8Array.from(a.data);
-          let at = 0;
-          for (const sg of cmd.sgl) {
-            const n = Math.max(0, Math.min(sg.len, data.length - at));
-            if (n > 0) kernel.mem.writeBytes(sg.addr, data.subarray(at, at + n));
-            at += n;
-          }
-          resid = cmd.length - Math.min(data.length, cmd.length);
-        }
-        cmd.resid = a.status === 0 && !a.hostByte ? resid : 0;
-        if (a.sense) cmd.senseBuffer.set(a.sense);
-        scsiDone(mod, cmd);
-      });
+      completeLater(mod, kernel, cmd, a, 'good');
       return 0;
     },
   };

@@ -101,3 +101,32 @@ export function fakeLld(mod: ScsiMod, kernel: Kernel, st: FakeLldState): ScsiHos
     },
   };
 }
+
+/** What a fake device answers to one command. */
+export type FakeReply = { status: number; data?: number[] | Uint8Array; sense?: number[]; hostByte?: number };
+
+/**
+ * Completes `cmd` with `a` 1 µs later, as an HBA would: the data scattered into the command's SG
+ * list, the result, the residual and the sense. `residWhen` says when the residual counts: only on
+ * success (a disk), or for every from-device transfer (a tape reports short reads with sense too).
+ */
+export function completeLater(mod: ScsiMod, kernel: Kernel, cmd: ScsiCmnd, a: FakeReply, residWhen: 'good' | 'from-dev'): void {
+  kernel.loop.after(1000, () => {
+    cmd.result = ((a.hostByte ?? 0) << 16) | a.status;
+    let resid = cmd.length;
+    if (a.data && cmd.dir === 'from-dev') {
+      const data = Uint8Array.from(a.data);
+      let at = 0;
+      for (const sg of cmd.sgl) {
+        const n = Math.max(0, Math.min(sg.len, data.length - at));
+        if (n > 0) kernel.mem.writeBytes(sg.addr, data.subarray(at, at + n));
+        at += n;
+      }
+      resid = cmd.length - Math.min(data.length, cmd.length);
+    }
+    const counts = residWhen === 'good' ? a.status === 0 && !a.hostByte : cmd.dir === 'from-dev';
+    cmd.resid = counts ? resid : 0;
+    if (a.sense) cmd.senseBuffer.set(a.sense);
+    scsiDone(mod, cmd);
+  });
+}

@@ -14,11 +14,10 @@ import { ScsiMod } from '../../src/midlayer/scsi.ts';
 import type { ScsiCmnd } from '../../src/midlayer/scsi_cmnd.ts';
 import type { ScsiHostTemplate } from '../../src/midlayer/scsi_host.ts';
 import { scsiAddHost, scsiHostAlloc } from '../../src/midlayer/hosts.ts';
-import { scsiDone } from '../../src/midlayer/scsi_lib.ts';
 import { scanHost } from '../../src/midlayer/scsi_scan.ts';
 import { Device } from '../../src/sysfs/core.ts';
-import { answer } from './fake_lld.ts';
-import type { FakeLldState } from './fake_lld.ts';
+import { answer, completeLater } from './fake_lld.ts';
+import type { FakeLldState, FakeReply } from './fake_lld.ts';
 import { testKernel } from './test_kernel.ts';
 import { loopRunner } from './loop_run.ts';
 
@@ -42,7 +41,7 @@ export interface FakeTapeState extends FakeLldState {
   readonly tape: FakeTape;
 }
 
-type Reply = { status: number; data?: Uint8Array | number[]; sense?: number[]; hostByte?: number };
+type Reply = FakeReply;
 
 const GOOD: Reply = { status: 0 };
 
@@ -261,23 +260,7 @@ export function fakeTapeLld(mod: ScsiMod, kernel: Kernel, st: FakeTapeState): Sc
       const sdev = cmd.device;
       st.cdbs.push(`${sdev.id}:${sdev.lun} ${[...cmd.cdb].map((b) => b.toString(16).padStart(2, '0')).join(' ')}`);
       const a: Reply = tapeAnswer(kernel, st, cmd) ?? answer(st, sdev.id, sdev.lun, cmd.cdb);
-      kernel.loop.after(1000, () => {
-        cmd.result = ((a.hostByte ?? 0) << 16) | a.status;
-        let resid = cmd.length;
-        if (a.data && cmd.dir === 'from-dev') {
-          const data = Uint8Array.from(a.data);
-          let at = 0;
-          for (const sg of cmd.sgl) {
-            const n = Math.max(0, Math.min(sg.len, data.length - at));
-            if (n > 0) kernel.mem.writeBytes(sg.addr, data.subarray(at, at + n));
-            at += n;
-          }
-          resid = cmd.length - Math.min(data.length, cmd.length);
-        }
-        cmd.resid = cmd.dir === 'from-dev' ? resid : 0;
-        if (a.sense) cmd.senseBuffer.set(a.sense);
-        scsiDone(mod, cmd);
-      });
+      completeLater(mod, kernel, cmd, a, 'from-dev');
       return 0;
     },
   };

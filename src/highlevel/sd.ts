@@ -45,7 +45,7 @@ import {
 } from '../midlayer/scsi_common.ts';
 import type { SenseHdr } from '../midlayer/scsi_common.ts';
 import type { ScsiDevice } from '../midlayer/scsi_device.ts';
-import { scsiDeviceSetState, scsiExecute, scsiQueueCommand } from '../midlayer/scsi_lib.ts';
+import { scsiDeviceSetState, scsiExecute, scsiQueueRq } from '../midlayer/scsi_lib.ts';
 import type { EhResult } from '../midlayer/scsi_host.ts';
 import { sdevOnline } from '../midlayer/scsi_device_state.ts';
 import { sdevFormatHeader } from '../midlayer/constants.ts';
@@ -814,28 +814,7 @@ export class SdDriver implements ScsiDriver {
     }
     cmd.allowed = sdkp.maxRetries;
     cmd.jiffiesAtAlloc = mod.kernel.loop.now();
-    return new Promise((resolve) => {
-      const done = (c: ScsiCmnd): void => {
-        if (this.#retryImmediately(c)) {
-          c.complete = done;
-          scsiQueueCommand(mod, c);
-        } else resolve(this.#ioCompletion(sdkp, c, req.quiet ?? false));
-      };
-      cmd.complete = done;
-      scsiQueueCommand(mod, cmd);
-    });
-  }
-
-  /**
-   * scsi_io_completion_action's ACTION_RETRY for a current UNIT ATTENTION on a non-removable device
-   * ("must have been a power glitch, or a bus reset"): the same command again, silently, as long as
-   * the request is younger than (allowed + 1) × timeout.
-   */
-  #retryImmediately(cmd: ScsiCmnd): boolean {
-    if (cmd.result === 0 || hostByte(cmd.result) !== 0 || statusByte(cmd.result) !== 2 || cmd.device.removable) return false;
-    const sshdr = normalizeSense(cmd.senseBuffer, cmd.senseBuffer.length);
-    if (!sshdr || (sshdr.responseCode & 0x0f) !== 0 || sshdr.senseKey !== SENSE_KEY.UNIT_ATTENTION) return false;
-    return this.#mod.kernel.loop.now() < cmd.jiffiesAtAlloc + (cmd.allowed + 1) * cmd.timeout;
+    return scsiQueueRq(mod, cmd).then((c) => this.#ioCompletion(sdkp, c, req.quiet ?? false));
   }
 
   /** sd_eh_reset: a new error-handler round may count a medium-access timeout again. */

@@ -24,7 +24,7 @@ import type { ScsiDriver, ScsiMod } from '../midlayer/scsi.ts';
 import { ScsiCmnd } from '../midlayer/scsi_cmnd.ts';
 import { SENSE_KEY, TYPE_ROM, TYPE_WORM, normalizeSense } from '../midlayer/scsi_common.ts';
 import type { ScsiDevice } from '../midlayer/scsi_device.ts';
-import { scsiExecute, scsiQueueCommand } from '../midlayer/scsi_lib.ts';
+import { scsiExecute, scsiQueueRq } from '../midlayer/scsi_lib.ts';
 import type { ExecuteResult } from '../midlayer/scsi_lib.ts';
 import { sdevPrintk } from '../midlayer/scsi_logging.ts';
 import { printCommand, printResult, printSenseHdr } from './constants.ts';
@@ -421,19 +421,16 @@ export class SrDriver implements ScsiDriver {
     cmd.timeout = cd.disk.limits.timeoutMs * 1e6;
     cmd.allowed = MAX_RETRIES;
     cmd.jiffiesAtAlloc = this.#mod.kernel.loop.now();
-    return new Promise((resolve) => {
-      cmd.complete = (c) => {
-        if (c.result === 0) return resolve('OK');
-        const sshdr = normalizeSense(c.senseBuffer, c.senseBuffer.length);
-        if (sshdr?.senseKey === SENSE_KEY.UNIT_ATTENTION) cd.sdev.changed = true;
-        if (!req.quiet) {
-          printResult(this.#mod, c, cd.name, 'FAILED');
-          if (sshdr) printSenseHdr(this.#mod, c.device, cd.name, c.tag, sshdr);
-          printCommand(this.#mod, c, cd.name);
-        }
-        resolve(scsiResultToBlkStatus(c));
-      };
-      scsiQueueCommand(this.#mod, cmd);
+    return scsiQueueRq(this.#mod, cmd).then((c): BlkStatus => {
+      if (c.result === 0) return 'OK';
+      const sshdr = normalizeSense(c.senseBuffer, c.senseBuffer.length);
+      if (sshdr?.senseKey === SENSE_KEY.UNIT_ATTENTION) cd.sdev.changed = true;
+      if (!req.quiet) {
+        printResult(this.#mod, c, cd.name, 'FAILED');
+        if (sshdr) printSenseHdr(this.#mod, c.device, cd.name, c.tag, sshdr);
+        printCommand(this.#mod, c, cd.name);
+      }
+      return scsiResultToBlkStatus(c);
     });
   }
 }

@@ -10,7 +10,7 @@ import { KERN_ERR, KERN_INFO } from '../kernel/kernel.ts';
 import type { Gpa } from '../platform/guest_memory.ts';
 import { NS_PER_MS, NS_PER_S } from '../sim/event_loop.ts';
 import type { ScsiMod } from './scsi.ts';
-import { DID_NO_CONNECT, normalizeSense } from './scsi_common.ts';
+import { DID_NO_CONNECT, SENSE_KEY, hostByte, normalizeSense, statusByte } from './scsi_common.ts';
 import type { SenseHdr } from './scsi_common.ts';
 import { SCSI_MLQUEUE_DEVICE_BUSY, SCSI_MLQUEUE_HOST_BUSY, ScsiCmnd } from './scsi_cmnd.ts';
 import type { DmaDirection } from './scsi_cmnd.ts';
@@ -93,6 +93,34 @@ function logContext(mod: ScsiMod, cmd: ScsiCmnd): { devPrefix: string; diskName:
 
 function logLines(mod: ScsiMod, lines: readonly string[]): void {
   for (const l of lines) mod.kernel.printk(KERN_INFO, l);
+}
+
+/**
+ * scsi_io_completion_action's ACTION_RETRY for a current UNIT ATTENTION on a fixed (non-removable)
+ * device ("must have been a power glitch, or a bus reset"): the same command goes out again,
+ * silently, while the request is younger than (allowed + 1) × timeout.
+ */
+function ioCompletionRetries(mod: ScsiMod, cmd: ScsiCmnd): boolean {
+  if (cmd.result === 0 || hostByte(cmd.result) !== 0 || statusByte(cmd.result) !== 2 || cmd.device.removable) return false;
+  const sshdr = normalizeSense(cmd.senseBuffer, cmd.senseBuffer.length);
+  if (!sshdr || (sshdr.responseCode & 0x0f) !== 0 || sshdr.senseKey !== SENSE_KEY.UNIT_ATTENTION) return false;
+  return mod.kernel.loop.now() < cmd.jiffiesAtAlloc + (cmd.allowed + 1) * cmd.timeout;
+}
+
+/**
+ * A block request's command from an upper driver (sd, sr): queued, re-queued for as long as
+ * scsi_io_completion would retry it at once, and resolved with its final completion.
+ */
+export function scsiQueueRq(mod: ScsiMod, cmd: ScsiCmnd): Promise<ScsiCmnd> {
+  return new Promise((resolve) => {
+    const done = (c: ScsiCmnd): void => {
+      if (!ioCompletionRetries(mod, c)) return resolve(c);
+      c.complete = done;
+      scsiQueueCommand(mod, c);
+    };
+    cmd.complete = done;
+    scsiQueueCommand(mod, cmd);
+  });
 }
 
 /** Issues (or re-issues) a command to the LLD. */

@@ -65,7 +65,7 @@ export type ScsiLu = ScsiDisk | ScsiTape;
  * drive's cartridge slot (our addition — QEMU has no emulated tape). A locked one refuses an eject
  * that is not forced, and asks the guest to let go.
  */
-function hasTray(dev: ScsiLu): boolean {
+export function hasTray(dev: ScsiLu): boolean {
   return dev.kind === 'scsi-cd' || dev.kind === 'scsi-tape';
 }
 

@@ -6,6 +6,7 @@
 // last first within a bucket. Builders below add members in QAPI declaration order, so the order on
 // the wire follows from the schema exactly as it does in QEMU.
 
+import { hasTray } from '../machine.ts';
 import type { BlockIoThrottleArgs, QmpEvent, QemuMachine, MachineError, ScsiLu } from '../machine.ts';
 import { BUCKETS } from '../block/throttle-groups.ts';
 import { formatFaultRule } from '../fault.ts';
@@ -194,8 +195,7 @@ export function queryBlock(m: QemuMachine): BlockInfo[] {
         write_threshold: 0,
       };
     }
-    // A tape drive's cartridge slot counts as a tray (ours; see hasTray in machine.ts).
-    if (dev?.kind === 'scsi-cd' || dev?.kind === 'scsi-tape') info.tray_open = dev.isTrayOpen();
+    if (dev && hasTray(dev)) info.tray_open = dev.isTrayOpen();
     // blk_iostatus_is_enabled: the device enabled it, and an error policy can stop the VM.
     if (blk && m.iostatusIsEnabled(blk)) info['io-status'] = blk.ioStatus;
     out.push(info);

@@ -341,14 +341,16 @@ export class BlockLayer {
     const ev = await disk.fops.checkEvents(disk, clearing);
     const wanted = ev.filter((e) => disk.events.includes(e));
     // ev->pending: an event already found and not yet cleared by an open is not new (no second uevent,
-    // no second diskseq); an open's check clears what it asked about.
+    // no second diskseq); an open's check takes and clears them all.
     let pending = this.#pendingEvents.get(disk);
     if (!pending) this.#pendingEvents.set(disk, (pending = new Set()));
     const fresh = wanted.filter((e) => !pending.has(e));
     if (fresh.includes('media_change')) disk.diskseq = this.nextDiskseq();
     if (clearing) {
+      // disk_clear_events hands back what earlier checks left pending, with what this one found.
+      const all = [...new Set([...pending, ...wanted])];
       pending.clear();
-      return wanted;
+      return all;
     }
     for (const e of fresh) pending.add(e);
     const env: Array<readonly [string, string]> = [];

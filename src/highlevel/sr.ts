@@ -69,7 +69,6 @@ export class ScsiCd implements SrCd {
   turMismatch = 0;
   ignoreGetEvent = false;
   /** ev->pending of the block layer: events a poll found that no open has consumed yet. */
-  readonly pendingEvents = new Set<DiskEvent>();
   /** ev->clearing: the next check clears MEDIA_CHANGE (set by a close). */
   flushClearing = false;
   /** cd->lock: opens, releases and ioctls run one at a time. */
@@ -338,23 +337,20 @@ export class SrDriver implements ScsiDriver {
   }
 
   /**
-   * sr_block_check_events → cdrom_check_events. A check that is not an open's (the poll, the first look,
-   * the check after a close) leaves what it found pending for the next open.
+   * sr_block_check_events → cdrom_check_events. What a check that is not an open's finds (the poll,
+   * the first look, the check after a close) the block layer keeps pending for the next open.
    */
   async #checkEvents(cd: ScsiCd, clearing: boolean): Promise<DiskEvent[]> {
     const flush = cd.flushClearing;
     cd.flushClearing = false;
-    const ev = await cdromCheckEvents(cd.cdi, clearing || flush);
-    if (!clearing) for (const e of ev) cd.pendingEvents.add(e);
-    return ev;
+    return cdromCheckEvents(cd.cdi, clearing || flush);
   }
 
   /** sr_block_open: a media change seen by the block layer revalidates, then cdrom_open decides. */
   async #open(cd: ScsiCd, flags: number): Promise<void> {
     const disk = cd.disk;
     // bdev_check_media_change → disk_clear_events: a fresh check plus what was pending.
-    const ev = new Set([...(await this.#layer.checkEvents(disk, true)), ...cd.pendingEvents]);
-    cd.pendingEvents.clear();
+    const ev = new Set(await this.#layer.checkEvents(disk, true));
     if (ev.has('media_change')) {
       invalidatePages(disk);
       await this.revalidate(cd);
